@@ -9,7 +9,9 @@ func scriptSetup(env *testscript.Env) error {
 	// Keep scripts away from any developer or CI setting.
 	env.Setenv("LOCKSTEP_BACKEND", "")
 	env.Setenv("NO_COLOR", "1")
-	env.Setenv("LOCKSTEP_RUNTIME_DIR", env.WorkDir+"/.lockstep-runtime")
+	// The local backend's default directory then lands under the script's
+	// own TMPDIR.
+	env.Setenv("XDG_RUNTIME_DIR", "")
 	return nil
 }
 

@@ -10,14 +10,22 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 )
+
+// TB is the part of testing.TB that StartServer needs, so that testscript
+// commands can start servers too.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	Cleanup(func())
+}
 
 // Server is a private redis-server started for one test: on a free loopback
 // port (or a unix socket), without persistence, stopped when the test ends.
 type Server struct {
-	tb   testing.TB
+	tb   TB
 	Addr string // host:port, or "" when listening on a socket only
 	Sock string // unix socket path, or ""
 	Dir  string // working directory (logs, sentinel config)
@@ -35,7 +43,7 @@ type ServerOptions struct {
 // StartServer starts a private redis-server and stops it in tb.Cleanup. It
 // fails the test with install instructions when redis-server is missing, and
 // skips it when LOCKSTEP_SKIP_REDIS=1.
-func StartServer(tb testing.TB, opts *ServerOptions) *Server {
+func StartServer(tb TB, opts *ServerOptions) *Server {
 	tb.Helper()
 	if os.Getenv("LOCKSTEP_SKIP_REDIS") == "1" {
 		tb.Skip("LOCKSTEP_SKIP_REDIS=1: skipping a test that needs redis-server")
@@ -48,7 +56,7 @@ func StartServer(tb testing.TB, opts *ServerOptions) *Server {
 	}
 	dir, err := os.MkdirTemp("", "lockstep-redis-") // short path: unix socket paths are limited to 108 bytes
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("%v", err)
 	}
 	tb.Cleanup(func() { os.RemoveAll(dir) })
 	s := &Server{tb: tb, Dir: dir}
@@ -175,7 +183,7 @@ func (s *Server) Restart() {
 
 // FreePort returns a loopback TCP port that was free a moment ago (bind :0,
 // close). It never returns 6379.
-func FreePort(tb testing.TB) int {
+func FreePort(tb TB) int {
 	tb.Helper()
 	for {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
