@@ -23,6 +23,7 @@ type acquireReply struct {
 	fence   int64
 	pttl    time.Duration // busy: time until the first lease ends (-1: none)
 	head    bool          // busy: this waiter is first in the queue
+	gone    bool          // poke: the waiter is no longer queued
 	holders []Holder
 }
 
@@ -99,8 +100,14 @@ func (r *Redis) wait(ctx context.Context, k redisKeys, req Request, info string,
 	}
 	recheck := time.NewTimer(time.Hour)
 	defer recheck.Stop()
+	full := true // run the acquire script (else the cheaper poke)
+	var rep acquireReply
 	for {
-		rep, err := r.tryAcquire(ctx, k, req, info, id)
+		if full {
+			rep, err = r.tryAcquire(ctx, k, req, info, id)
+		} else {
+			rep, err = r.poke(ctx, k, req, id)
+		}
 		if err != nil {
 			r.leave(ctx, k, id, req.Token)
 			return nil, err
@@ -108,17 +115,21 @@ func (r *Redis) wait(ctx context.Context, k redisKeys, req Request, info string,
 		if rep.held {
 			return r.lease(req, rep.fence), nil
 		}
-		if req.OnWait != nil {
+		if full && req.OnWait != nil {
 			req.OnWait(rep.holders)
 		}
 		recheck.Reset(r.nextCheck(rep))
+		full = rep.gone
 		select {
 		case msg := <-w.msgs:
 			if fence, ok := parseGrant(msg); ok {
 				return r.lease(req, fence), nil
 			}
+			full = true // "head": first in line now
 		case <-w.poke:
+			full = true
 		case <-recheck.C:
+			full = full || rep.head
 		case <-deadline:
 			hs := r.leave(ctx, k, id, req.Token)
 			return nil, &BusyError{Key: req.Key, Holders: hs, Waited: time.Since(start), Timeout: true}
@@ -127,6 +138,26 @@ func (r *Redis) wait(ctx context.Context, k redisKeys, req Request, info string,
 			return nil, fmt.Errorf("acquire %q: %w", req.Key, ctx.Err())
 		}
 	}
+}
+
+// poke is the slow safety re-check: a grant whose message was lost, or a
+// waiter dropped from the queue (its channel was down when served).
+func (r *Redis) poke(ctx context.Context, k redisKeys, req Request, id string) (acquireReply, error) {
+	res, err := r.run(ctx, scriptPoke, k, req.Token, id, queueTTL.Milliseconds())
+	if err != nil {
+		return acquireReply{}, backendErr(ctx, fmt.Sprintf("acquire %q", req.Key), err)
+	}
+	vals, _ := res.([]any)
+	if len(vals) == 0 {
+		return acquireReply{}, fmt.Errorf("acquire %q: %w: %w", req.Key, ErrUnavailable, errBadReply)
+	}
+	switch toInt64(vals[0]) {
+	case 1:
+		return acquireReply{held: true, fence: toInt64(vals[1])}, nil
+	case 0:
+		return acquireReply{pttl: -1}, nil
+	}
+	return acquireReply{pttl: -1, gone: true}, nil
 }
 
 // nextCheck is when a waiter runs the acquire script again by itself.

@@ -31,6 +31,10 @@ type waitChan struct {
 	once  sync.Once
 }
 
+// healthCheck is how often an idle subscriber connection is pinged (once
+// per backend, not per waiter) to find a dead connection and resubscribe.
+const healthCheck = 10 * time.Second
+
 func newSubscriber(c redis.UniversalClient, log hclog.Logger) *subscriber {
 	return &subscriber{client: c, log: log, waiters: map[string]*waitChan{}}
 }
@@ -46,7 +50,8 @@ func (s *subscriber) add(ctx context.Context, name string) (*waitChan, error) {
 	}
 	if s.ps == nil {
 		s.ps = s.client.Subscribe(context.WithoutCancel(ctx))
-		go s.dispatch(s.ps.ChannelWithSubscriptions(redis.WithChannelSize(256)))
+		go s.dispatch(s.ps.ChannelWithSubscriptions(redis.WithChannelSize(256),
+			redis.WithChannelHealthCheckInterval(healthCheck)))
 	}
 	s.waiters[name] = w
 	ps := s.ps
@@ -71,9 +76,12 @@ func (s *subscriber) remove(w *waitChan) {
 	ps := s.ps
 	s.mu.Unlock()
 	if ps != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = ps.Unsubscribe(ctx, w.name) // a dead connection forgets it anyway
-		cancel()
+		// Off the caller's path: Acquire returns without waiting for it.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = ps.Unsubscribe(ctx, w.name) // a dead connection forgets it anyway
+			cancel()
+		}()
 	}
 }
 

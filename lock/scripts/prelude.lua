@@ -41,18 +41,27 @@ end
 
 -- grant hands free capacity to the queue's head, in order. The head learns
 -- by a PUBLISH on its own channel; no receiver means the waiter is dead, so
--- it is dropped (its fence number is burnt) and the next one is tried.
+-- it is dropped (its fence number is burnt) and the next one is tried. When
+-- it granted something, it tells the new head it is first in line ('head'),
+-- so that it schedules a wake-up at the first lease's end (a crashed
+-- holder); a dead new head is dropped the same way.
 local function grant(now, chan)
+  local granted = false
   while true do
     local id = redis.call('LINDEX', K_QUEUE, 0)
     if not id then return end
     local w = redis.call('HGET', K_WAITERS, id)
     if w then
       local token, ttl, limit, info = split4(w)
-      if redis.call('ZCARD', K_HOLDERS) >= tonumber(limit) then return end
-      local fence = redis.call('INCR', K_FENCE)
-      local n = redis.call('PUBLISH', chan .. id, fence .. '|' .. now)
-      if n > 0 then take(token, tonumber(ttl), limit, info, fence, now) end
+      if redis.call('ZCARD', K_HOLDERS) >= tonumber(limit) then
+        if not granted or redis.call('PUBLISH', chan .. id, 'head') > 0 then return end
+      else
+        local fence = redis.call('INCR', K_FENCE)
+        if redis.call('PUBLISH', chan .. id, fence .. '|' .. now) > 0 then
+          take(token, tonumber(ttl), limit, info, fence, now)
+          granted = true
+        end
+      end
       redis.call('HDEL', K_WAITERS, id)
     end
     redis.call('LPOP', K_QUEUE)
