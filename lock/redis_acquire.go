@@ -86,12 +86,12 @@ func (r *Redis) tryAcquire(ctx context.Context, k redisKeys, req Request, info, 
 // (pub/sub is at-most-once) and, when first in line, when the first lease
 // ends (a crashed holder's expiry).
 func (r *Redis) wait(ctx context.Context, k redisKeys, req Request, info string, start time.Time) (*Lease, error) {
-	id := NewToken()[:16]
-	w, err := r.sub.add(ctx, k.chan_+id)
-	if err != nil {
-		return nil, backendErr(ctx, fmt.Sprintf("acquire %q: subscribe", req.Key), err)
-	}
-	defer r.sub.remove(w)
+	var w *waitChan
+	defer func() {
+		if w != nil {
+			r.sub.remove(w)
+		}
+	}()
 	var deadline <-chan time.Time
 	if req.Wait > 0 {
 		t := time.NewTimer(req.Wait - time.Since(start))
@@ -100,9 +100,17 @@ func (r *Redis) wait(ctx context.Context, k redisKeys, req Request, info string,
 	}
 	recheck := time.NewTimer(time.Hour)
 	defer recheck.Stop()
-	full := true // run the acquire script (else the cheaper poke)
+	full, resub := true, true // run acquire (else the cheaper poke); subscribe a fresh channel
 	var rep acquireReply
+	var err error
 	for {
+		if resub {
+			if w, err = r.subscribe(ctx, k, w, req.Token); err != nil {
+				return nil, backendErr(ctx, fmt.Sprintf("acquire %q: subscribe", req.Key), err)
+			}
+			full, resub = true, false
+		}
+		id := strings.TrimPrefix(w.name, k.chan_)
 		if full {
 			rep, err = r.tryAcquire(ctx, k, req, info, id)
 		} else {
@@ -115,11 +123,15 @@ func (r *Redis) wait(ctx context.Context, k redisKeys, req Request, info string,
 		if rep.held {
 			return r.lease(req, rep.fence), nil
 		}
+		if rep.gone { // served while unreachable: subscribe afresh, queue again
+			resub = true
+			continue
+		}
 		if full && req.OnWait != nil {
 			req.OnWait(rep.holders)
 		}
 		recheck.Reset(r.nextCheck(rep))
-		full = rep.gone
+		full = false
 		select {
 		case msg := <-w.msgs:
 			if fence, ok := parseGrant(msg); ok {
@@ -128,8 +140,10 @@ func (r *Redis) wait(ctx context.Context, k redisKeys, req Request, info string,
 			full = true // "head": first in line now
 		case <-w.poke:
 			full = true
+		case <-w.lost:
+			resub = true // the slot moved: queue again from its new owner
 		case <-recheck.C:
-			full = full || rep.head
+			full = rep.head
 		case <-deadline:
 			hs := r.leave(ctx, k, id, req.Token)
 			return nil, &BusyError{Key: req.Key, Holders: hs, Waited: time.Since(start), Timeout: true}
@@ -138,6 +152,16 @@ func (r *Redis) wait(ctx context.Context, k redisKeys, req Request, info string,
 			return nil, fmt.Errorf("acquire %q: %w", req.Key, ctx.Err())
 		}
 	}
+}
+
+// subscribe gives the waiter a fresh channel (a new waiter id), leaving the
+// queue under the old one if any.
+func (r *Redis) subscribe(ctx context.Context, k redisKeys, old *waitChan, token string) (*waitChan, error) {
+	if old != nil {
+		r.sub.remove(old)
+		r.leave(ctx, k, strings.TrimPrefix(old.name, k.chan_), token)
+	}
+	return r.sub.add(ctx, k.chan_+NewToken()[:16])
 }
 
 // poke is the slow safety re-check: a grant whose message was lost, or a

@@ -54,10 +54,10 @@ local function grant(now, chan)
     if w then
       local token, ttl, limit, info = split4(w)
       if redis.call('ZCARD', K_HOLDERS) >= tonumber(limit) then
-        if not granted or redis.call('PUBLISH', chan .. id, 'head') > 0 then return end
+        if not granted or redis.call('SPUBLISH', chan .. id, 'head') > 0 then return end
       else
         local fence = redis.call('INCR', K_FENCE)
-        if redis.call('PUBLISH', chan .. id, fence .. '|' .. now) > 0 then
+        if redis.call('SPUBLISH', chan .. id, fence .. '|' .. now) > 0 then
           take(token, tonumber(ttl), limit, info, fence, now)
           granted = true
         end
