@@ -82,14 +82,49 @@ func (r *Redis) tryAcquire(ctx context.Context, k redisKeys, req Request, info, 
 	}, nil
 }
 
+// waitState is one waiting Acquire: its channel and what to run next.
+type waitState struct {
+	r     *Redis
+	k     redisKeys
+	req   Request
+	info  string
+	w     *waitChan
+	full  bool // run the acquire script (else the cheaper poke)
+	resub bool // subscribe a fresh channel first
+}
+
+// attempt runs acquire or poke for the waiter, subscribing first if needed.
+func (s *waitState) attempt(ctx context.Context) (acquireReply, string, error) {
+	if s.resub {
+		w, err := s.r.subscribe(ctx, s.k, s.w, s.req.Token)
+		s.w = w
+		if err != nil {
+			return acquireReply{}, "", backendErr(ctx, fmt.Sprintf("acquire %q: subscribe", s.req.Key), err)
+		}
+		s.full, s.resub = true, false
+	}
+	id := strings.TrimPrefix(s.w.name, s.k.chan_)
+	var rep acquireReply
+	var err error
+	if s.full {
+		rep, err = s.r.tryAcquire(ctx, s.k, s.req, s.info, id)
+	} else {
+		rep, err = s.r.poke(ctx, s.k, s.req, id)
+	}
+	if err != nil {
+		s.r.leave(ctx, s.k, id, s.req.Token)
+	}
+	return rep, id, err
+}
+
 // wait queues the request and sleeps until granted, re-checking slowly
 // (pub/sub is at-most-once) and, when first in line, when the first lease
 // ends (a crashed holder's expiry).
 func (r *Redis) wait(ctx context.Context, k redisKeys, req Request, info string, start time.Time) (*Lease, error) {
-	var w *waitChan
+	s := &waitState{r: r, k: k, req: req, info: info, full: true, resub: true}
 	defer func() {
-		if w != nil {
-			r.sub.remove(w)
+		if s.w != nil {
+			r.sub.remove(s.w)
 		}
 	}()
 	var deadline <-chan time.Time
@@ -100,50 +135,34 @@ func (r *Redis) wait(ctx context.Context, k redisKeys, req Request, info string,
 	}
 	recheck := time.NewTimer(time.Hour)
 	defer recheck.Stop()
-	full, resub := true, true // run acquire (else the cheaper poke); subscribe a fresh channel
-	var rep acquireReply
-	var err error
 	for {
-		if resub {
-			if w, err = r.subscribe(ctx, k, w, req.Token); err != nil {
-				return nil, backendErr(ctx, fmt.Sprintf("acquire %q: subscribe", req.Key), err)
-			}
-			full, resub = true, false
-		}
-		id := strings.TrimPrefix(w.name, k.chan_)
-		if full {
-			rep, err = r.tryAcquire(ctx, k, req, info, id)
-		} else {
-			rep, err = r.poke(ctx, k, req, id)
-		}
-		if err != nil {
-			r.leave(ctx, k, id, req.Token)
+		rep, id, err := s.attempt(ctx)
+		switch {
+		case err != nil:
 			return nil, err
-		}
-		if rep.held {
+		case rep.held:
 			return r.lease(req, rep.fence), nil
-		}
-		if rep.gone { // served while unreachable: subscribe afresh, queue again
-			resub = true
+		case rep.gone: // served while unreachable: subscribe afresh, queue again
+			s.resub = true
 			continue
 		}
-		if full && req.OnWait != nil {
+		if s.full && req.OnWait != nil {
 			req.OnWait(rep.holders)
 		}
 		recheck.Reset(r.nextCheck(rep))
-		full = false
+		s.full = false
 		select {
-		case msg := <-w.msgs:
+		case msg := <-s.w.msgs:
 			if fence, ok := parseGrant(msg); ok {
 				return r.lease(req, fence), nil
 			}
-			full = true // "head": first in line now
-		case <-w.poke:
-			full = true
-		case <-w.lost:
-			resub = true // the slot moved: queue again from its new owner
+			s.full = true // "head": first in line now
+		case <-s.w.poke:
+			s.full = true
+		case <-s.w.lost:
+			s.resub = true // the slot moved: queue again from its new owner
 		case <-recheck.C:
-			full = rep.head
+			s.full = rep.head
 		case <-deadline:
 			hs := r.leave(ctx, k, id, req.Token)
 			return nil, &BusyError{Key: req.Key, Holders: hs, Waited: time.Since(start), Timeout: true}
