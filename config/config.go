@@ -74,21 +74,21 @@ type Cluster struct {
 // TLS is the tls block of a redis backend.
 type TLS struct {
 	CAFile, CertFile, KeyFile, ServerName string
-	InsecureSkipVerify                   bool
+	InsecureSkipVerify                    bool
 }
 
 // Variable is a variable block.
 type Variable struct {
 	Name        string
 	Description string
-	Type        cty.Type  // cty.DynamicPseudoType when no type was given
+	Type        cty.Type // cty.DynamicPseudoType when no type was given
 	// TypeDefaults holds the optional(attr, default) defaults of Type; nil
 	// when it has none. Apply it to a given value before converting.
 	TypeDefaults *typeexpr.Defaults
-	Default     cty.Value // cty.NilVal when the variable is required
-	Sensitive   bool
-	Validations []*Validation
-	DeclRange   hcl.Range
+	Default      cty.Value // cty.NilVal when the variable is required
+	Sensitive    bool
+	Validations  []*Validation
+	DeclRange    hcl.Range
 }
 
 // Validation is a validation block of a variable.

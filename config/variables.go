@@ -27,10 +27,10 @@ func (w *Workflow) UnknownVariables() map[string]cty.Value {
 
 // rawValue is one input for a variable before it is parsed.
 type rawValue struct {
-	raw   string         // from the environment or -var: parsed by type
-	value cty.Value      // from a -var-file: already a value
-	rng   hcl.Range      // where it came from, for diagnostics
-	from  string         // "environment variable LOCKSTEP_VAR_x", "-var option", ...
+	raw   string    // from the environment or -var: parsed by type
+	value cty.Value // from a -var-file: already a value
+	rng   hcl.Range // where it came from, for diagnostics
+	from  string    // "environment variable LOCKSTEP_VAR_x", "-var option", ...
 }
 
 // ResolveVariables parses the inputs against the declared variables (typed
