@@ -156,6 +156,12 @@ func (c *checker) ref(r ref, ctx refContext) {
 	case "var":
 		c.varRef(r, ctx)
 	case "local":
+		if ctx.what == "variable validation" {
+			c.errorf(r.rng, "Invalid reference in variable validation",
+				"A validation rule of the variable %q may refer only to var.%s; local values are not known yet when variables are checked.",
+				ctx.variable, ctx.variable)
+			return
+		}
 		c.named(r, "local value", "local", sortedKeys(c.w.Locals), c.w.Locals[r.name] != nil)
 	case "step":
 		c.stepRef(r, ctx)

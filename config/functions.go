@@ -112,6 +112,9 @@ func fileFunc(baseDir string) function.Function {
 			return "", fmt.Errorf("cannot read %s: %s", p, errText(err))
 		}
 		defer f.Close()
+		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+			return "", fmt.Errorf("cannot read %s: not a regular file", p)
+		}
 		b, err := io.ReadAll(io.LimitReader(f, maxFileFuncSize+1))
 		if err != nil {
 			return "", fmt.Errorf("cannot read %s: %s", p, errText(err))

@@ -41,31 +41,57 @@ func Load(path string, opts *LoadOptions) (*Workflow, hcl.Diagnostics) {
 	if err != nil {
 		abs = dir
 	}
+	fsys := os.DirFS(dir)
+	single := !isDir(path)
+	var srcs []source
+	for _, name := range names {
+		display := filepath.Join(path, name)
+		if single {
+			display = path
+		}
+		src, d := readCapped(fsys, name, display)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			srcs = append(srcs, source{name: display, src: src})
+		}
+	}
+	w, d := loadSources(abs, srcs, getenv)
+	return w, append(diags, d...)
+}
+
+// source is one workflow file's bytes and the name diagnostics use for it.
+type source struct {
+	name string
+	src  []byte
+}
+
+// loadSources parses, decodes and checks a workflow made of srcs. When any
+// file fails to parse, only the parse errors are reported: decoding a partial
+// file would add confusing follow-on errors.
+func loadSources(dir string, srcs []source, getenv func(string) string) (*Workflow, hcl.Diagnostics) {
 	w := &Workflow{
-		Dir:       abs,
+		Dir:       dir,
 		Files:     map[string]*hcl.File{},
 		Variables: map[string]*Variable{},
 		Locals:    map[string]*Local{},
 		Steps:     map[string]*Step{},
 		Outputs:   map[string]*Output{},
 	}
-	fsys := os.DirFS(dir)
+	var diags hcl.Diagnostics
 	var bodies []hcl.Body
-	single := !isDir(path)
-	for _, name := range names {
-		display := filepath.Join(path, name)
-		if single {
-			display = path
-		}
-		f, fdiags := parseFile(fsys, name, display)
-		diags = append(diags, fdiags...)
-		if f != nil {
-			w.Files[display] = f
+	for _, s := range srcs {
+		f, d := ParseSource(s.src, s.name)
+		diags = append(diags, d...)
+		if f != nil && f.Body != nil {
+			w.Files[s.name] = f
 			bodies = append(bodies, f.Body)
 		}
 	}
 	if len(w.Files) == 0 {
 		return nil, diags
+	}
+	if diags.HasErrors() {
+		return w, diags
 	}
 	diags = append(diags, safely("decoding", func() hcl.Diagnostics {
 		var d hcl.Diagnostics
@@ -127,36 +153,6 @@ func workflowFiles(path string) (string, []string, hcl.Diagnostics) {
 		}}
 	}
 	return path, names, nil
-}
-
-// parseFile reads one file through fsys and parses it, after the size and
-// nesting checks that keep hostile input away from HCL's recursive parser.
-func parseFile(fsys fs.FS, name, display string) (*hcl.File, hcl.Diagnostics) {
-	src, diags := readCapped(fsys, name, display)
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	if d := checkNesting(src, display); d != nil {
-		return nil, hcl.Diagnostics{d}
-	}
-	var f *hcl.File
-	diags = safely("parsing", func() hcl.Diagnostics {
-		var d hcl.Diagnostics
-		if strings.HasSuffix(display, ".json") {
-			f, d = hcljson.Parse(src, display)
-		} else {
-			f, d = hclsyntax.ParseConfig(src, display, hcl.InitialPos)
-		}
-		return d
-	})
-	if f == nil && !diags.HasErrors() {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot parse file",
-			Detail: fmt.Sprintf("The file %s could not be parsed.", display)})
-	}
-	if f != nil && f.Body == nil {
-		f = nil
-	}
-	return f, diags
 }
 
 // ParseSource parses one file's bytes the way Load does (size and nesting
