@@ -37,7 +37,7 @@ func (w *Workflow) check(getenv func(string) string) hcl.Diagnostics {
 		s := w.Steps[name]
 		c.dependsOn(s)
 		c.expr(s.ForEach, refContext{what: "for_each", step: s})
-		for _, e := range s.exprs() {
+		for _, e := range s.Expressions() {
 			if e != s.ForEach {
 				c.expr(e, refContext{what: "step", step: s, allowEach: s.ForEach != nil})
 			}

@@ -51,7 +51,7 @@ func FuzzLoad(f *testing.F) {
 			if s.ForEach != nil {
 				scope.Each = &EachValue{Key: cty.StringVal("k"), Value: cty.DynamicVal}
 			}
-			for _, e := range s.exprs() {
+			for _, e := range s.Expressions() {
 				scope.EvalExpr(e, cty.DynamicPseudoType)
 			}
 			scope.Each = nil

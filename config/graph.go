@@ -7,8 +7,10 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// stepExprs returns every expression of a step, in source order of kind.
-func (s *Step) exprs() []hcl.Expression {
+// Expressions returns every expression of a step that is set (for_each,
+// command, shell, env, dir, timeouts, then those of its lock, once, check and
+// retry blocks), in that order. depends_on is not among them.
+func (s *Step) Expressions() []hcl.Expression {
 	out := []hcl.Expression{s.ForEach, s.Command, s.Shell, s.Env, s.Dir, s.Timeout, s.KillTimeout}
 	for _, l := range s.Locks {
 		out = append(out, l.Key, l.TTL, l.Timeout, l.OnBusy, l.Limit)
@@ -40,7 +42,7 @@ func (w *Workflow) stepDeps(s *Step) []string {
 			seen[r.name] = true
 		}
 	}
-	for _, e := range s.exprs() {
+	for _, e := range s.Expressions() {
 		for _, n := range StepRefs(e) {
 			seen[n] = true
 		}

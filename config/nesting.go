@@ -44,3 +44,16 @@ func checkNesting(src []byte, filename string) *hcl.Diagnostic {
 	}
 	return nil
 }
+
+// CheckSource applies Load's guards to one file's bytes without parsing
+// them: the MaxFileSize cap and the MaxNesting pre-scan. Tools that hand a
+// file to HCL themselves (fmt) call it first.
+func CheckSource(src []byte, filename string) hcl.Diagnostics {
+	if len(src) > MaxFileSize {
+		return hcl.Diagnostics{tooLarge(filename, int64(len(src)))}
+	}
+	if d := checkNesting(src, filename); d != nil {
+		return hcl.Diagnostics{d}
+	}
+	return nil
+}
