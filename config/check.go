@@ -52,9 +52,9 @@ func (w *Workflow) check(getenv func(string) string) hcl.Diagnostics {
 			c.expr(v.ErrorMessage, refContext{what: "variable validation", variable: name})
 		}
 	}
+	w.computeDeps()
 	c.stepCycles()
 	c.localCycles()
-	w.computeDeps()
 	c.types(getenv)
 	sortDiags(c.diags)
 	return c.diags
@@ -162,7 +162,7 @@ func (c *checker) ref(r ref, ctx refContext) {
 				ctx.variable, ctx.variable)
 			return
 		}
-		c.named(r, "local value", "local", sortedKeys(c.w.Locals), c.w.Locals[r.name] != nil)
+		c.named(r, "local value", "local", c.w.Locals[r.name] != nil, func() []string { return sortedKeys(c.w.Locals) })
 	case "step":
 		c.stepRef(r, ctx)
 	case "each":
@@ -181,7 +181,7 @@ func (c *checker) ref(r ref, ctx refContext) {
 }
 
 func (c *checker) varRef(r ref, ctx refContext) {
-	if !c.named(r, "variable", "var", sortedKeys(c.w.Variables), c.w.Variables[r.name] != nil) {
+	if !c.named(r, "variable", "var", c.w.Variables[r.name] != nil, func() []string { return sortedKeys(c.w.Variables) }) {
 		return
 	}
 	if ctx.what == "variable validation" && r.name != ctx.variable {
@@ -192,7 +192,7 @@ func (c *checker) varRef(r ref, ctx refContext) {
 
 // named checks a var.NAME or local.NAME reference; it reports and returns
 // false when the name is missing or undeclared.
-func (c *checker) named(r ref, kind, root string, declared []string, ok bool) bool {
+func (c *checker) named(r ref, kind, root string, ok bool, declared func() []string) bool {
 	if r.name == "" {
 		c.errorf(r.rng, "Invalid reference",
 			"The %s object cannot be used on its own; refer to one %s by name, such as %s.name.", root, kind, root)
@@ -200,7 +200,7 @@ func (c *checker) named(r ref, kind, root string, declared []string, ok bool) bo
 	}
 	if !ok {
 		c.errorf(r.nameR, "Reference to undeclared "+kind,
-			"No %s named %q is declared in this workflow.%s", kind, r.name, didYouMean(r.name, declared))
+			"No %s named %q is declared in this workflow.%s", kind, r.name, didYouMean(r.name, declared()))
 		return false
 	}
 	return true
@@ -213,7 +213,7 @@ func (c *checker) stepRef(r ref, ctx refContext) {
 			"A %s is evaluated before any step runs, so it cannot refer to step results.", ctx.what)
 		return
 	}
-	if !c.named(r, "step", "step", sortedKeys(c.w.Steps), c.w.Steps[r.name] != nil) {
+	if !c.named(r, "step", "step", c.w.Steps[r.name] != nil, func() []string { return sortedKeys(c.w.Steps) }) {
 		return
 	}
 	target := c.w.Steps[r.name]
@@ -266,11 +266,7 @@ func contains(list []string, s string) bool {
 
 // stepCycles reports every cycle among steps, naming each member.
 func (c *checker) stepCycles() {
-	deps := map[string][]string{}
-	for name, s := range c.w.Steps {
-		deps[name] = c.w.stepDeps(s)
-	}
-	for _, cyc := range cycles(deps) {
+	for _, cyc := range cycles(c.w.deps) {
 		ranges := make([]hcl.Range, len(cyc))
 		for i, n := range cyc {
 			ranges[i] = c.w.Steps[n].DeclRange
