@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -55,9 +57,42 @@ func (w *Workflow) check(getenv func(string) string) hcl.Diagnostics {
 	w.computeDeps()
 	c.stepCycles()
 	c.localCycles()
-	c.types(getenv)
+	c.diags = append(c.diags, c.typesWithDeadline(getenv)...)
 	sortDiags(c.diags)
 	return c.diags
+}
+
+// checkTimeout bounds the evaluation part of the checks. HCL has no
+// evaluation budget, and nested for expressions over ranges can take
+// arbitrarily long; past the deadline Load reports instead of hanging.
+var checkTimeout = 10 * time.Second
+
+// typesWithDeadline runs the type checks on a goroutine of their own, which
+// only reads the workflow, and abandons them after checkTimeout.
+func (c *checker) typesWithDeadline(getenv func(string) string) hcl.Diagnostics {
+	tc := &checker{w: c.w, bad: c.bad}
+	done := make(chan hcl.Diagnostics, 1)
+	stop := new(atomic.Bool)
+	go func() {
+		done <- safely("type-checking", func() hcl.Diagnostics {
+			tc.types(getenv, stop)
+			return tc.diags
+		})
+	}()
+	timer := time.NewTimer(checkTimeout)
+	defer timer.Stop()
+	select {
+	case d := <-done:
+		return d
+	case <-timer.C:
+		stop.Store(true)
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Workflow too expensive to check",
+			Detail: fmt.Sprintf("Evaluating the workflow's expressions took longer than %s. An expression probably "+
+				"builds a huge value, for example nested for expressions over large ranges.", checkTimeout),
+		}}
+	}
 }
 
 // sortDiags orders diagnostics by file and position, stably, so output is

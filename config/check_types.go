@@ -1,11 +1,14 @@
 package config
 
 import (
+	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
 )
 
 // Minimum durations checked at validate time.
@@ -20,8 +23,9 @@ var OnBusyValues = []string{"wait", "skip", "fail"}
 // types evaluates every expression not already reported in a scope of
 // unknowns (variables of their declared types, step results, each), the way
 // packer validates, so type mistakes show up without running anything.
-func (c *checker) types(getenv func(string) string) {
+func (c *checker) types(getenv func(string) string, stop *atomic.Bool) {
 	scope := &Scope{BaseDir: c.w.Dir, Cwd: c.w.Dir, Variables: c.w.UnknownVariables(), Getenv: getenv}
+	scope.funcs = stoppable(Functions(c.w.Dir, getenv), stop)
 	scope.Locals = map[string]cty.Value{}
 	for _, name := range c.w.localOrder() {
 		scope.Locals[name] = cty.DynamicVal
@@ -47,6 +51,27 @@ func (c *checker) types(getenv func(string) string) {
 			c.eval(base, v.ErrorMessage, cty.String)
 		}
 	}
+}
+
+// stoppable wraps every function of fns so that it fails once stop is set:
+// an abandoned evaluation then winds down at its next function call.
+func stoppable(fns map[string]function.Function, stop *atomic.Bool) map[string]function.Function {
+	out := make(map[string]function.Function, len(fns))
+	for name, f := range fns {
+		out[name] = function.New(&function.Spec{
+			Description: f.Description(),
+			Params:      f.Params(),
+			VarParam:    f.VarParam(),
+			Type:        f.ReturnTypeForValues,
+			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+				if stop.Load() {
+					return cty.NilVal, errors.New("evaluation was abandoned")
+				}
+				return f.Call(args)
+			},
+		})
+	}
+	return out
 }
 
 // eval evaluates e unless it is nil or already reported, recording
