@@ -231,6 +231,7 @@ func (s *backendSpec) open(logger hclog.Logger) (lock.Locker, error) {
 type backendFlags struct {
 	url    string
 	config string
+	local  bool // set by open: the selected backend is the local one
 }
 
 func (f *backendFlags) register(fs *flag.FlagSet) {
@@ -255,5 +256,11 @@ func (f *backendFlags) open(ctx context.Context, logger hclog.Logger) (lock.Lock
 			block = w.Settings.Backend
 		}
 	}
-	return openLocker(ctx, f.url, block, logger)
+	spec, err := resolveBackend(f.url, os.Getenv("LOCKSTEP_BACKEND"), block)
+	if err != nil {
+		return nil, "", err
+	}
+	f.local = spec.local
+	l, err := spec.open(logger)
+	return l, spec.desc, err
 }

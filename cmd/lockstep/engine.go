@@ -4,6 +4,7 @@ package main
 // rest of the CLI codes against lock.Locker alone.
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/hashicorp/go-hclog"
@@ -23,4 +24,16 @@ func newRedisLocker(client redis.UniversalClient, keyPrefix string, logger hclog
 // default directory).
 func newLocalLocker(dir string, logger hclog.Logger) (lock.Locker, error) {
 	return nil, fmt.Errorf("the local backend has not landed yet: %w", lock.ErrUnavailable)
+}
+
+// leaseKeeper renews a lease in the background and reports its loss.
+type leaseKeeper interface {
+	Lost() <-chan struct{} // closed when the lease is lost
+	Err() error            // why it was lost (wraps lock.ErrNotHeld or lock.ErrUnavailable)
+	Stop()                 // stops renewing; does not release
+}
+
+// keepLease starts renewing lease every ttl/3 until Stop.
+func keepLease(ctx context.Context, l lock.Locker, lease *lock.Lease, logger hclog.Logger) (leaseKeeper, error) {
+	return nil, fmt.Errorf("the lease keeper has not landed yet: %w", lock.ErrUnavailable)
 }
