@@ -212,8 +212,17 @@ func blockTLS(t *config.TLS) (*tls.Config, error) {
 	return c, nil
 }
 
+// redisLog sends go-redis's internal messages (dial retries and the like) to
+// the debug log instead of stderr. They carry addresses, never passwords.
+type redisLog struct{ logger hclog.Logger }
+
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.logger.Debug("go-redis: " + fmt.Sprintf(format, v...))
+}
+
 // open builds the client and the locker.
 func (s *backendSpec) open(logger hclog.Logger) (lock.Locker, error) {
+	redis.SetLogger(redisLog{logger})
 	if s.local {
 		return newLocalLocker(s.dir, logger)
 	}

@@ -51,9 +51,10 @@ func forceUnlockMain(args []string) int {
 	})
 }
 
-// confirmForceUnlock asks on the terminal; without one it refuses.
+// confirmForceUnlock asks for "yes" when stdin is a terminal (the prompt goes
+// to stderr); without one it refuses with a usage error.
 func confirmForceUnlock(key string, holders []lock.Holder) error {
-	if !isatty.IsTerminal(os.Stdin.Fd()) || !isatty.IsTerminal(os.Stderr.Fd()) {
+	if !isatty.IsTerminal(os.Stdin.Fd()) {
 		writeLockInfo(os.Stderr, key, holders)
 		return usagef("refusing to force-unlock %q without a terminal to confirm on; pass -force", key)
 	}

@@ -15,6 +15,11 @@ package main
 //	                         wait (default 10s) until KEY exists, or with -gone
 //	                         until it does not; KEY may be a KEYS pattern
 //	wait-file PATH [TIMEOUT] wait (default 10s) until PATH exists
+//	expect-exit N PROG ARG…  run PROG like exec and require exit status N
+//	envfile NAME FILE        set NAME to FILE's content, trailing newline cut
+//	wait-pid-gone FILE [TIMEOUT]
+//	                         wait (default 10s) until the process whose pid
+//	                         FILE holds has exited
 //	check-overlaps FILE [-max N]
 //	                         check teststep record lines: at most N holders at
 //	                         once (default 1) and, for N=1, fencing tokens that
@@ -22,6 +27,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -71,6 +77,9 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 		"wait-key":       cmdWaitKey,
 		"wait-file":      cmdWaitFile,
 		"check-overlaps": cmdCheckOverlaps,
+		"expect-exit":    cmdExpectExit,
+		"envfile":        cmdEnvfile,
+		"wait-pid-gone":  cmdWaitPidGone,
 	}
 }
 
@@ -264,4 +273,57 @@ func cmdCheckOverlaps(ts *testscript.TestScript, neg bool, args []string) {
 	case !bad && neg:
 		ts.Fatalf("check-overlaps: expected overlaps or fence violations, found none (%s)", rep)
 	}
+}
+
+func cmdExpectExit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: expect-exit N PROG ARGS...")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("expect-exit: bad status %q", args[0])
+	}
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	case err != nil:
+		ts.Fatalf("expect-exit: %v", err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+func cmdEnvfile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: envfile NAME FILE")
+	}
+	ts.Setenv(args[0], strings.TrimRight(ts.ReadFile(args[1]), "\n"))
+}
+
+func cmdWaitPidGone(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: wait-pid-gone FILE [TIMEOUT]")
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(ts.ReadFile(args[0])))
+	if err != nil {
+		ts.Fatalf("wait-pid-gone: %v", err)
+	}
+	waitUntil(ts, fmt.Sprintf("process %d to exit", pid), timeoutArg(ts, args, 1), func() bool {
+		return !processAlive(pid)
+	})
+}
+
+// processAlive reports whether pid exists and is not a zombie (an orphan's
+// zombie may never be reaped by a container's init).
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i < 0 || i+2 >= len(b) || (b[i+2] != 'Z' && b[i+2] != 'X')
 }

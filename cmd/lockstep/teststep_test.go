@@ -15,6 +15,7 @@ package main
 //	spawn-sleep FILE D      start a grandchild that sleeps D in this process
 //	                        group and write its pid to FILE
 //	ignore-term             ignore SIGTERM from now on
+//	ppid FILE               write the parent's pid to FILE
 //
 // record lines are "enter|exit MONOTONIC_NS PID FENCE LABEL", written with
 // O_APPEND so that concurrent writers never interleave within a line; FENCE is
@@ -53,7 +54,7 @@ func teststepMain(args []string) int {
 
 var teststepArity = map[string]int{
 	"sleep": 1, "exit": 1, "print": 1, "stderr": 1, "touch": 1, "env": 1,
-	"wait-file": 1, "record": 3, "spawn-sleep": 2, "ignore-term": 0,
+	"wait-file": 1, "ppid": 1, "record": 3, "spawn-sleep": 2, "ignore-term": 0,
 }
 
 // teststepOp runs one operation; stop is true when teststep must exit with
@@ -86,6 +87,8 @@ func teststepOp(op string, a []string) (code int, stop bool) {
 		err = recordSection(a[0], a[1], a[2])
 	case "spawn-sleep":
 		err = spawnSleep(a[0], a[1])
+	case "ppid":
+		err = writeFileAtomic(a[0], strconv.Itoa(os.Getppid())+"\n")
 	case "ignore-term":
 		signal.Ignore(syscall.SIGTERM)
 	}
@@ -150,6 +153,9 @@ func recordSection(file, label, dur string) error {
 // spawnSleep starts "teststep sleep D" in this process group and writes its
 // pid to file (atomically, so a waiter never reads a partial pid).
 func spawnSleep(file, dur string) error {
+	if _, err := time.ParseDuration(dur); err != nil {
+		return err
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -159,8 +165,14 @@ func spawnSleep(file, dur string) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	return writeFileAtomic(file, strconv.Itoa(cmd.Process.Pid)+"\n")
+}
+
+// writeFileAtomic writes through a temporary file and a rename, so that a
+// waiter never sees a partial content.
+func writeFileAtomic(file, content string) error {
 	tmp := file + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
 		return err
 	}
 	return os.Rename(tmp, file)
