@@ -101,14 +101,14 @@ func (c *checker) stepTypes(base *hcl.EvalContext, s *Step) {
 	c.duration(ctx, s.Timeout, time.Millisecond)
 	c.duration(ctx, s.KillTimeout, 0)
 	for _, l := range s.Locks {
-		c.eval(ctx, l.Key, cty.String)
+		c.key(ctx, l.Key, "lock")
 		c.duration(ctx, l.TTL, MinLockTTL)
 		c.duration(ctx, l.Timeout, 0)
 		c.onBusy(ctx, l.OnBusy)
 		c.atLeastOne(ctx, l.Limit, "Invalid lock limit", "The limit of a lock is how many holders it admits at once")
 	}
 	if s.Once != nil {
-		c.eval(ctx, s.Once.Key, cty.String)
+		c.key(ctx, s.Once.Key, "once")
 		c.duration(ctx, s.Once.TTL, MinOnceTTL)
 	}
 	for _, ch := range s.Checks {
@@ -140,9 +140,17 @@ func (c *checker) forEach(ctx *hcl.EvalContext, e hcl.Expression) {
 	}
 }
 
+// key checks a lock or once key: a string, and not empty when known.
+func (c *checker) key(ctx *hcl.EvalContext, e hcl.Expression, kind string) {
+	v, ok := c.eval(ctx, e, cty.String)
+	if ok && v.IsKnown() && (v.IsNull() || v.AsString() == "") {
+		c.errorf(e.Range(), "Empty "+kind+" key", "A %s key names what is coordinated, so it must be a non-empty string.", kind)
+	}
+}
+
 func (c *checker) command(ctx *hcl.EvalContext, e hcl.Expression) {
 	v, ok := c.eval(ctx, e, cty.List(cty.String))
-	if ok && v.IsKnown() && !v.IsNull() && v.LengthInt() == 0 {
+	if ok && v.IsKnown() && (v.IsNull() || v.LengthInt() == 0) {
 		c.errorf(e.Range(), "Empty command", "A command must name at least the program to run.")
 	}
 }
@@ -151,7 +159,7 @@ func (c *checker) command(ctx *hcl.EvalContext, e hcl.Expression) {
 // and that it is a string when it is not.
 func (c *checker) duration(ctx *hcl.EvalContext, e hcl.Expression, min time.Duration) {
 	v, ok := c.eval(ctx, e, cty.DynamicPseudoType)
-	if !ok || (v.IsKnown() && v.IsNull()) {
+	if !ok {
 		return
 	}
 	if v.IsKnown() || v.Type() == cty.Number {
@@ -166,7 +174,11 @@ func (c *checker) duration(ctx *hcl.EvalContext, e hcl.Expression, min time.Dura
 
 func (c *checker) onBusy(ctx *hcl.EvalContext, e hcl.Expression) {
 	v, ok := c.eval(ctx, e, cty.String)
-	if !ok || !v.IsKnown() || v.IsNull() {
+	if !ok || !v.IsKnown() {
+		return
+	}
+	if v.IsNull() {
+		c.errorf(e.Range(), "Invalid on_busy value", "The on_busy argument must be \"wait\", \"skip\" or \"fail\", not null.")
 		return
 	}
 	if s := v.AsString(); !contains(OnBusyValues, s) {
@@ -178,7 +190,11 @@ func (c *checker) onBusy(ctx *hcl.EvalContext, e hcl.Expression) {
 // atLeastOne checks e as a whole number of at least 1.
 func (c *checker) atLeastOne(ctx *hcl.EvalContext, e hcl.Expression, summary, why string) {
 	v, ok := c.eval(ctx, e, cty.Number)
-	if !ok || !v.IsKnown() || v.IsNull() {
+	if !ok || !v.IsKnown() {
+		return
+	}
+	if v.IsNull() {
+		c.errorf(e.Range(), summary, "%s, so it must be a whole number from 1 to 1048576, not null.", why)
 		return
 	}
 	bf := v.AsBigFloat()
