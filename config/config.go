@@ -88,11 +88,11 @@ type Variable struct {
 
 	// parseHCL is set when a type other than string was given: command-line
 	// and environment values are then parsed as HCL expressions.
-	parseHCL bool
-	Default      cty.Value // cty.NilVal when the variable is required
-	Sensitive    bool
-	Validations  []*Validation
-	DeclRange    hcl.Range
+	parseHCL    bool
+	Default     cty.Value // cty.NilVal when the variable is required
+	Sensitive   bool
+	Validations []*Validation
+	DeclRange   hcl.Range
 }
 
 // Validation is a validation block of a variable.
