@@ -85,14 +85,14 @@ type Variable struct {
 	// TypeDefaults holds the optional(attr, default) defaults of Type; nil
 	// when it has none. Apply it to a given value before converting.
 	TypeDefaults *typeexpr.Defaults
+	Default      cty.Value // cty.NilVal when the variable is required
+	Sensitive    bool
+	Validations  []*Validation
+	DeclRange    hcl.Range
 
 	// parseHCL is set when a type other than string was given: command-line
 	// and environment values are then parsed as HCL expressions.
-	parseHCL    bool
-	Default     cty.Value // cty.NilVal when the variable is required
-	Sensitive   bool
-	Validations []*Validation
-	DeclRange   hcl.Range
+	parseHCL bool
 }
 
 // Validation is a validation block of a variable.
