@@ -18,6 +18,7 @@ import (
 type checker struct {
 	w     *Workflow
 	bad   map[hcl.Expression]bool
+	vars  map[hcl.Expression][]hcl.Traversal // each checked expression's references
 	diags hcl.Diagnostics
 }
 
@@ -31,7 +32,7 @@ type refContext struct {
 
 // check runs every static check on w and records each step's dependencies.
 func (w *Workflow) check(getenv func(string) string) hcl.Diagnostics {
-	c := &checker{w: w, bad: map[hcl.Expression]bool{}}
+	c := &checker{w: w, bad: map[hcl.Expression]bool{}, vars: map[hcl.Expression][]hcl.Traversal{}}
 	for _, name := range sortedKeys(w.Locals) {
 		c.expr(w.Locals[name].Expr, refContext{what: "local value"})
 	}
@@ -54,7 +55,12 @@ func (w *Workflow) check(getenv func(string) string) hcl.Diagnostics {
 			c.expr(v.ErrorMessage, refContext{what: "variable validation", variable: name})
 		}
 	}
-	w.computeDeps()
+	w.computeDeps(func(e hcl.Expression) []hcl.Traversal {
+		if trs, ok := c.vars[e]; ok {
+			return trs
+		}
+		return e.Variables()
+	})
 	c.stepCycles()
 	c.localCycles()
 	c.diags = append(c.diags, c.typesWithDeadline(getenv)...)
@@ -138,7 +144,9 @@ func (c *checker) expr(e hcl.Expression, ctx refContext) {
 		return
 	}
 	n := len(c.diags)
-	for _, tr := range e.Variables() {
+	trs := e.Variables()
+	c.vars[e] = trs
+	for _, tr := range trs {
 		c.ref(parseRef(tr), ctx)
 	}
 	c.functions(e)
