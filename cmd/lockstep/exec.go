@@ -55,7 +55,7 @@ func parseExecArgs(args []string) (*execOptions, int, bool) {
 	fs.IntVar(&o.limit, "limit", 1, "holders allowed at once (a semaphore when above 1)")
 	fs.StringVar(&o.once, "once", "", "skip if the once marker `KEY` is set; set it after COMMAND succeeds")
 	fs.DurationVar(&o.killTimeout, "kill-timeout", runner.DefaultKillTimeout, "grace between SIGTERM and SIGKILL")
-	if code, done := parseFlags(fs, args); done {
+	if code, done := parseCmdFlags(fs, args); done {
 		return nil, code, false
 	}
 	rest := fs.Args()
@@ -158,7 +158,7 @@ func runExec(ctx context.Context, l lock.Locker, o *execOptions, logger hclog.Lo
 // releaseLease releases on a context that survives cancellation, so an
 // interrupted exec still frees the lock at once.
 func releaseLease(ctx context.Context, l lock.Locker, lease *lock.Lease, logger hclog.Logger) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	rctx, cancel := lock.CleanupContext(ctx)
 	defer cancel()
 	if err := l.Release(rctx, lease.Key, lease.Token); err != nil && !errors.Is(err, lock.ErrNotHeld) {
 		fmt.Fprintf(os.Stderr, "lockstep exec: release %q: %v (the lease ends when its TTL runs out)\n", lease.Key, err)
@@ -170,10 +170,7 @@ func releaseLease(ctx context.Context, l lock.Locker, lease *lock.Lease, logger 
 // command's group when the lease is lost or a signal arrives (a second signal
 // kills it at once).
 func superviseCommand(ctx context.Context, l lock.Locker, lease *lock.Lease, o *execOptions, runID string, logger hclog.Logger) (int, error) {
-	keeper, err := keepLease(ctx, l, lease, logger)
-	if err != nil {
-		return 0, err
-	}
+	keeper := keepLease(ctx, l, lease, logger)
 	defer keeper.Stop()
 	env := append(os.Environ(),
 		"LOCKSTEP_RUN_ID="+runID, "LOCKSTEP_STEP=exec", "LOCKSTEP_LOCK_KEY="+o.key,
