@@ -60,6 +60,9 @@ func scriptSetup(env *testscript.Env) error {
 	// The local backend's default directory then lands under the script's
 	// own TMPDIR.
 	env.Setenv("XDG_RUNTIME_DIR", "")
+	// A -race binary sleeps 1s at exit by default (atexit_sleep_ms); every
+	// lockstep and teststep process of a script would pay it.
+	env.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	if p, err := exec.LookPath("teststep"); err == nil {
 		env.Setenv("TESTSTEP", p)
 	}
