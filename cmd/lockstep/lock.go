@@ -58,7 +58,7 @@ func lockMain(args []string) int {
 func withLocker(name string, bf *backendFlags, fn func(ctx context.Context, l lock.Locker) error) int {
 	logger, closeLog := newLogger()
 	defer closeLog()
-	ctx, stop := signalContext()
+	ctx, _, stop := signalContext()
 	defer stop()
 	l, _, err := bf.open(ctx, logger)
 	if err != nil {
