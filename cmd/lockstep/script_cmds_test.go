@@ -150,9 +150,9 @@ func cmdRedisRestart(ts *testscript.TestScript, neg bool, args []string) {
 // client opens a go-redis client to srv for one command.
 func client(srv *locktest.Server) *redis.Client {
 	if srv.Sock != "" {
-		return redis.NewClient(&redis.Options{Network: "unix", Addr: srv.Sock, DisableIdentity: true})
+		return redis.NewClient(&redis.Options{Network: "unix", Addr: srv.Sock, DisableIdentity: true, MaxRetries: -1})
 	}
-	return redis.NewClient(&redis.Options{Addr: srv.Addr, DisableIdentity: true})
+	return redis.NewClient(&redis.Options{Addr: srv.Addr, DisableIdentity: true, MaxRetries: -1})
 }
 
 func cmdRedis(ts *testscript.TestScript, neg bool, args []string) {
