@@ -42,7 +42,7 @@ func fmtMain(args []string) int {
 	fs.BoolVar(&o.check, "check", false, "only check: list files that are not formatted and exit 1 if any")
 	fs.BoolVar(&o.diff, "diff", false, "print a unified diff of the changes")
 	fs.BoolVar(&o.recursive, "recursive", false, "also format files in subdirectories")
-	if code := parseFlags(fs, fmtUsage, args); code >= 0 {
+	if code := parseUsageFlags(fs, fmtUsage, args); code >= 0 {
 		return code
 	}
 	paths := fs.Args()

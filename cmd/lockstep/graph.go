@@ -27,7 +27,7 @@ Flags:
 
 func graphMain(args []string) int {
 	fs := flag.NewFlagSet("graph", flag.ContinueOnError)
-	if code := parseFlags(fs, graphUsage, args); code >= 0 {
+	if code := parseUsageFlags(fs, graphUsage, args); code >= 0 {
 		return code
 	}
 	path, ok := workflowPath(fs)

@@ -24,10 +24,10 @@ const validateUsage = `Usage: lockstep validate [-json] [PATH]
 Flags:
 `
 
-// parseFlags parses args with fs, printing usage (with usageText) to stdout
+// parseUsageFlags parses args with fs, printing usage (with usageText) to stdout
 // for -help and to stderr for a bad flag. It returns the exit code to stop
 // with, or -1 to carry on.
-func parseFlags(fs *flag.FlagSet, usageText string, args []string) int {
+func parseUsageFlags(fs *flag.FlagSet, usageText string, args []string) int {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	printUsage := func(w io.Writer) {
@@ -64,7 +64,7 @@ func workflowPath(fs *flag.FlagSet) (string, bool) {
 func validateMain(args []string) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the result as one JSON document on stdout")
-	if code := parseFlags(fs, validateUsage, args); code >= 0 {
+	if code := parseUsageFlags(fs, validateUsage, args); code >= 0 {
 		return code
 	}
 	path, ok := workflowPath(fs)
