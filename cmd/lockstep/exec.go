@@ -53,7 +53,7 @@ func parseExecArgs(args []string) (*execOptions, int, bool) {
 	fs.IntVar(&o.limit, "limit", 1, "holders allowed at once (a semaphore when above 1)")
 	fs.StringVar(&o.once, "once", "", "skip if the once marker `KEY` is set; set it after COMMAND succeeds")
 	fs.DurationVar(&o.killTimeout, "kill-timeout", runner.DefaultKillTimeout, "grace between SIGTERM and SIGKILL")
-	if code, done := parseCmdFlags(fs, args); done {
+	if code, done := parseFlags(fs, args); done {
 		return nil, code, false
 	}
 	rest := fs.Args()

@@ -29,10 +29,10 @@ func newFlagSet(name, synopsis, description string) *flag.FlagSet {
 	return fs
 }
 
-// parseCmdFlags parses args. It returns done=true with the exit code when the
+// parseFlags parses args. It returns done=true with the exit code when the
 // command must stop: 0 after -help, 2 (with the message and a hint on stderr)
 // on a bad flag.
-func parseCmdFlags(fs *flag.FlagSet, args []string) (code int, done bool) {
+func parseFlags(fs *flag.FlagSet, args []string) (code int, done bool) {
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		fs.Usage()

@@ -19,7 +19,7 @@ func forceUnlockMain(args []string) int {
 	var bf backendFlags
 	bf.register(fs)
 	force := fs.Bool("force", false, "do not ask for confirmation")
-	if code, done := parseCmdFlags(fs, args); done {
+	if code, done := parseFlags(fs, args); done {
 		return code
 	}
 	a, code, ok := positional(fs, 1, 1, "one KEY")

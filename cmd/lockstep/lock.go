@@ -86,7 +86,7 @@ func lockListMain(args []string) int {
 	var bf backendFlags
 	bf.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON objects, one per line")
-	if code, done := parseCmdFlags(fs, args); done {
+	if code, done := parseFlags(fs, args); done {
 		return code
 	}
 	a, code, ok := positional(fs, 0, 1, "at most one PREFIX")
@@ -155,7 +155,7 @@ func lockShowMain(args []string) int {
 	var bf backendFlags
 	bf.register(fs)
 	asJSON := fs.Bool("json", false, "print the lock as one JSON object")
-	if code, done := parseCmdFlags(fs, args); done {
+	if code, done := parseFlags(fs, args); done {
 		return code
 	}
 	a, code, ok := positional(fs, 1, 1, "one KEY")
@@ -186,7 +186,7 @@ func lockAcquireMain(args []string) int {
 	ttl := fs.Duration("ttl", lock.DefaultTTL, "lease `duration`")
 	var timeout waitFlag
 	fs.Var(&timeout, "timeout", "how long to wait for a busy lock (`duration`; default: no limit; 0s: try once)")
-	if code, done := parseCmdFlags(fs, args); done {
+	if code, done := parseFlags(fs, args); done {
 		return code
 	}
 	a, code, ok := positional(fs, 1, 1, "one KEY")
@@ -235,7 +235,7 @@ func lockTokenCmd(name, synopsis, desc string, args []string, withTTL bool, fn f
 	if withTTL {
 		fs.DurationVar(&ttl, "ttl", lock.DefaultTTL, "new lease `duration` from now")
 	}
-	if code, done := parseCmdFlags(fs, args); done {
+	if code, done := parseFlags(fs, args); done {
 		return code
 	}
 	a, code, ok := positional(fs, 2, 2, "KEY and TOKEN")

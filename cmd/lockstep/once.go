@@ -47,7 +47,7 @@ func onceListMain(args []string) int {
 	var bf backendFlags
 	bf.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON objects, one per line")
-	if code, done := parseCmdFlags(fs, args); done {
+	if code, done := parseFlags(fs, args); done {
 		return code
 	}
 	a, code, ok := positional(fs, 0, 1, "at most one PREFIX")
@@ -94,7 +94,7 @@ func onceForgetMain(args []string) int {
 		"Deletes the once marker KEY, so that the work it records runs again.")
 	var bf backendFlags
 	bf.register(fs)
-	if code, done := parseCmdFlags(fs, args); done {
+	if code, done := parseFlags(fs, args); done {
 		return code
 	}
 	a, code, ok := positional(fs, 1, 1, "one KEY")
