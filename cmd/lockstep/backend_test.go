@@ -161,3 +161,24 @@ func TestProcessHolder(t *testing.T) {
 		t.Errorf("currentUser with LOGNAME=carol: %q", u)
 	}
 }
+
+func TestWaitReporter_printsOnChange(t *testing.T) {
+	r := &waitReporter{key: "k", last: "\x00"}
+	old := os.Stderr
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Stderr = f
+	a := []lock.Holder{{Owner: "a@h", PID: 1, Fence: 1}}
+	b := []lock.Holder{{Owner: "b@h", PID: 2, Fence: 2}}
+	r.report(a)
+	r.report(a)
+	r.report(b)
+	r.report(b)
+	os.Stderr = old
+	out, _ := os.ReadFile(f.Name())
+	if n := strings.Count(string(out), "Lock Info:"); n != 2 {
+		t.Errorf("printed the block %d times, want 2 (start and one change):\n%s", n, out)
+	}
+}

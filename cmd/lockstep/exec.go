@@ -119,7 +119,7 @@ func runExec(ctx context.Context, again <-chan os.Signal, l lock.Locker, o *exec
 	h := processHolder()
 	h.RunID, h.Step = newRunID(), "exec"
 	lease, err := l.Acquire(ctx, lock.Request{Key: o.key, TTL: o.ttl, Limit: o.limit, Wait: o.wait(), Holder: h,
-		OnWait: func(hs []lock.Holder) { reportWait(o.key, hs) }})
+		OnWait: newWaitReporter(o.key)})
 	if err != nil {
 		if errors.Is(err, lock.ErrBusy) && o.onBusy == "skip" {
 			var be *lock.BusyError
