@@ -119,12 +119,12 @@ func (r *Runner) lockFailed(ctx context.Context, ls lockSpec, err error, res *In
 	var busy *lock.BusyError
 	switch {
 	case errors.As(err, &busy):
-		res.Busy = busy
+		res.Busy = redactBusy(busy, r.keyText(ls))
 		if ls.OnBusy == "skip" {
 			res.skip(ReasonLockBusy, fmt.Sprintf("lock %q is busy%s", r.keyText(ls), heldBy(busy.Holders)))
 			return
 		}
-		res.fail(ReasonLockBusy, fmt.Errorf("lock %q: %w", r.keyText(ls), redactBusy(busy, r.keyText(ls))))
+		res.fail(ReasonLockBusy, res.Busy)
 	case ctx.Err() != nil:
 		res.fail(ReasonInterrupted, fmt.Errorf("acquire lock %q: %w", r.keyText(ls), ctx.Err()))
 	default:
@@ -132,8 +132,8 @@ func (r *Runner) lockFailed(ctx context.Context, ls lockSpec, err error, res *In
 	}
 }
 
-// redactBusy returns a BusyError safe to show when the key is sensitive.
-func redactBusy(b *lock.BusyError, shown string) error {
+// redactBusy returns a copy of b that names the key as it may be shown.
+func redactBusy(b *lock.BusyError, shown string) *lock.BusyError {
 	c := *b
 	c.Key = shown
 	return &c
