@@ -29,11 +29,11 @@ type jsonEvent struct {
 	Type      string `json:"type"`
 	RunID     string `json:"run_id,omitempty"`
 
-	Step    string `json:"step,omitempty"`
-	Lock    string `json:"lock,omitempty"`
-	Label   string `json:"label,omitempty"`
-	Status  string `json:"status,omitempty"`
-	Reason  string `json:"reason,omitempty"`
+	Step    string        `json:"step,omitempty"`
+	Lock    string        `json:"lock,omitempty"`
+	Label   string        `json:"label,omitempty"`
+	Status  string        `json:"status,omitempty"`
+	Reason  string        `json:"reason,omitempty"`
 	Holders []lock.Holder `json:"holders,omitempty"`
 	Fence   int64         `json:"fence,omitempty"`
 	Limit   int           `json:"limit,omitempty"`
