@@ -7,7 +7,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/zclconf/go-cty/cty"
-	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/lockstep-dev/lockstep/runner"
 )
@@ -77,9 +76,5 @@ func displayValue(v cty.Value, sensitive bool) string {
 	case v.IsNull():
 		return "null"
 	}
-	b, err := ctyjson.Marshal(v, v.Type())
-	if err != nil {
-		return "(not printable)"
-	}
-	return string(b)
+	return runner.FormatValue(v)
 }
