@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -29,7 +30,11 @@ type runOutput interface {
 	close()
 }
 
-func runMain(args []string) int {
+func runMain(args []string) int { return runCommand(args, os.Stdout, os.Stderr) }
+
+// runCommand is run with its output streams given, so tests can run it in
+// process.
+func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("run", runSynopsis, runDescription)
 	var wff workflowFlags
 	wff.register(fs)
@@ -52,9 +57,9 @@ func runMain(args []string) int {
 
 	var out runOutput
 	if wff.json {
-		out = &jsonRunOutput{newJSONStream(os.Stdout)}
+		out = &jsonRunOutput{newJSONStream(stdout)}
 	} else {
-		out = newHumanUI(os.Stdout, os.Stderr)
+		out = newHumanUI(stdout, stderr)
 	}
 	defer out.close()
 
