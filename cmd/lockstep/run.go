@@ -87,7 +87,13 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	logger.Debug("backend opened", "backend", desc)
 
 	opts := runner.Options{Locker: locker, Variables: vars, Parallelism: *parallelism, KeepGoing: *keepGoing,
-		RunID: newRunID(), Holder: processHolder(), OnEvent: out.event, Logger: logger.Named("runner")}
+		RunID: newRunID(), Holder: processHolder(), Logger: logger.Named("runner"),
+		OnEvent: func(ev runner.Event) {
+			if ev.Type != runner.EventStepOutput {
+				logger.Debug(eventMessage(ev, ev.Time), "type", string(ev.Type))
+			}
+			out.event(ev)
+		}}
 	opts.Holder.Workflow = wf.Dir
 	if lockTimeout.set {
 		d := lockTimeout.wait()
