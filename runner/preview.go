@@ -86,8 +86,10 @@ type PreviewInstance struct {
 // values that are known expand into their instances.
 func (p *Plan) Preview(scope *config.Scope) []*PreviewInstance {
 	var out []*PreviewInstance
+	base := scope
 	for _, name := range p.Order {
 		st := p.Workflow.Steps[name]
+		scope := scopeFor(base, p.Deps[name])
 		if st.ForEach == nil {
 			out = append(out, previewInstance(p.Workflow.Files, scope, st, Address(name, "", false), p.Deps[name]))
 			continue

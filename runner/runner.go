@@ -148,12 +148,19 @@ func stepValue(in *InstanceResult) cty.Value {
 		"status": cty.StringVal(in.Status), "exit_code": code, "output": cty.StringVal(in.Output)})
 }
 
-// copyScope returns a copy of s whose Steps map may be changed freely.
-func copyScope(s *config.Scope) *config.Scope {
+// scopeFor returns a copy of s whose Steps hold only deps, the steps a step
+// may refer to (every reference is a dependency). Evaluation contexts are
+// then built from a handful of steps instead of the whole workflow, which
+// keeps planning and running linear in the number of steps.
+func scopeFor(s *config.Scope, deps []string) *config.Scope {
 	c := *s
-	c.Steps = make(map[string]cty.Value, len(s.Steps))
-	for k, v := range s.Steps {
-		c.Steps[k] = v
+	c.Steps = make(map[string]cty.Value, len(deps))
+	for _, d := range deps {
+		if v, ok := s.Steps[d]; ok {
+			c.Steps[d] = v
+		} else {
+			c.Steps[d] = cty.DynamicVal
+		}
 	}
 	return &c
 }

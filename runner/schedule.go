@@ -164,13 +164,14 @@ func (s *schedule) startStep(name string) {
 		s.finishInstance(s.notRun(name, Address(name, "", false), "", order, reason))
 		return
 	}
+	scope := scopeFor(s.scope, s.r.plan.Deps[name])
 	if step.ForEach == nil {
 		st.pending = 1
-		s.queue = append(s.queue, &instance{step: step, addr: Address(name, "", false), order: order, scope: copyScope(s.scope)})
+		s.queue = append(s.queue, &instance{step: step, addr: Address(name, "", false), order: order, scope: scope})
 		return
 	}
 	st.forEach = true
-	items, _, diags := forEachItems(s.scope, step.ForEach)
+	items, _, diags := forEachItems(scope, step.ForEach)
 	if diags.HasErrors() {
 		st.pending = 1
 		in := &InstanceResult{Address: Address(name, "", false), Step: name, Status: StatusFailed, Reason: ReasonEval,
@@ -194,9 +195,9 @@ func (s *schedule) startStep(name string) {
 	}
 	st.pending = len(keys)
 	for _, k := range keys {
-		sc := copyScope(s.scope)
+		sc := *scope
 		sc.Each = &config.EachValue{Key: cty.StringVal(k), Value: items[k]}
-		s.queue = append(s.queue, &instance{step: step, key: k, hasKey: true, addr: Address(name, k, true), order: order, scope: sc})
+		s.queue = append(s.queue, &instance{step: step, key: k, hasKey: true, addr: Address(name, k, true), order: order, scope: &sc})
 	}
 }
 
