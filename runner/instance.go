@@ -88,7 +88,7 @@ func (r *Runner) acquireAll(ctx context.Context, in *instance, spec *instanceSpe
 			r.lockFailed(ctx, ls, err, res)
 			return held
 		}
-		h := &heldLock{spec: ls, lease: lease, keeper: keepLease(context.WithoutCancel(ctx), r.opts.Locker, lease)}
+		h := &heldLock{spec: ls, lease: lease, keeper: keepLease(context.WithoutCancel(ctx), r.opts.Locker, lease, r.log)}
 		held = append(held, h)
 		r.emit(Event{Type: EventLockAcquired, Step: in.addr, Lock: r.keyText(ls), Label: ls.Label,
 			Fence: lease.Fence, Limit: ls.Limit})

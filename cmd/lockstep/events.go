@@ -47,7 +47,7 @@ type jsonEvent struct {
 	DurationMS *int64 `json:"duration_ms,omitempty"`
 	Error      string `json:"error,omitempty"`
 
-	Diagnostic *jsonDiag            `json:"diagnostic,omitempty"`
+	Diagnostic *jsonDiagnostic            `json:"diagnostic,omitempty"`
 	Steps      []jsonStepResult     `json:"steps,omitempty"`
 	Outputs    map[string]jsonValue `json:"outputs,omitempty"`
 }
@@ -64,25 +64,6 @@ type jsonStepResult struct {
 type jsonValue struct {
 	Sensitive bool            `json:"sensitive"`
 	Value     json.RawMessage `json:"value,omitempty"`
-}
-
-type jsonDiag struct {
-	Severity string     `json:"severity"`
-	Summary  string     `json:"summary"`
-	Detail   string     `json:"detail,omitempty"`
-	Range    *jsonRange `json:"range,omitempty"`
-}
-
-type jsonRange struct {
-	Filename string  `json:"filename"`
-	Start    jsonPos `json:"start"`
-	End      jsonPos `json:"end"`
-}
-
-type jsonPos struct {
-	Line   int `json:"line"`
-	Column int `json:"column"`
-	Byte   int `json:"byte"`
 }
 
 // jsonStream writes events as JSON lines; it is safe for concurrent use.
@@ -106,22 +87,18 @@ func (s *jsonStream) write(ev *jsonEvent) {
 }
 
 // diagnostics writes each diagnostic as a "diagnostic" event.
-func (s *jsonStream) diagnostics(_ *config.Workflow, diags hcl.Diagnostics) {
+func (s *jsonStream) diagnostics(wf *config.Workflow, diags hcl.Diagnostics) {
+	var files map[string]*hcl.File
+	if wf != nil {
+		files = wf.Files
+	}
 	for _, d := range diags {
-		jd := &jsonDiag{Severity: "error", Summary: d.Summary, Detail: d.Detail}
-		if d.Severity == hcl.DiagWarning {
-			jd.Severity = "warning"
-		}
-		if d.Subject != nil {
-			r := d.Subject
-			jd.Range = &jsonRange{Filename: r.Filename, Start: jsonPos{r.Start.Line, r.Start.Column, r.Start.Byte},
-				End: jsonPos{r.End.Line, r.End.Column, r.End.Byte}}
-		}
+		jd := newJSONDiagnostic(d, files)
 		msg := d.Summary
 		if d.Detail != "" {
 			msg += ": " + d.Detail
 		}
-		s.write(&jsonEvent{Type: "diagnostic", Level: jd.Severity, Message: msg, Diagnostic: jd})
+		s.write(&jsonEvent{Type: "diagnostic", Level: jd.Severity, Message: msg, Diagnostic: &jd})
 	}
 }
 
@@ -129,7 +106,7 @@ func (s *jsonStream) diagnostics(_ *config.Workflow, diags hcl.Diagnostics) {
 // backend cannot be opened) as a diagnostic without a range.
 func (s *jsonStream) errorEvent(err error) {
 	s.write(&jsonEvent{Type: "diagnostic", Level: "error", Message: err.Error(),
-		Diagnostic: &jsonDiag{Severity: "error", Summary: err.Error()}})
+		Diagnostic: &jsonDiagnostic{Severity: "error", Summary: err.Error()}})
 }
 
 // event converts a runner event into its JSON line.

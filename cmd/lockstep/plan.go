@@ -52,9 +52,9 @@ func planMain(args []string) int {
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	path, err := workflowPath(fs)
-	if err != nil {
-		return usageFail(fs, err.Error())
+	path, ok := workflowPath(fs)
+	if !ok {
+		return exitUsage
 	}
 	logger, closeLog := newLogger()
 	defer closeLog()

@@ -45,9 +45,9 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	path, err := workflowPath(fs)
-	if err != nil {
-		return usageFail(fs, err.Error())
+	path, ok := workflowPath(fs)
+	if !ok {
+		return exitUsage
 	}
 	if *parallelism < 1 {
 		return usageFail(fs, "-parallelism must be at least 1")

@@ -39,17 +39,6 @@ func (f *workflowFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.backend, "backend", "", "backend URL (redis://, rediss://, unix://, local://); overrides LOCKSTEP_BACKEND and the workflow's backend block")
 }
 
-// workflowPath returns the PATH argument, "." when absent.
-func workflowPath(fs *flag.FlagSet) (string, error) {
-	switch fs.NArg() {
-	case 0:
-		return ".", nil
-	case 1:
-		return fs.Arg(0), nil
-	}
-	return "", fmt.Errorf("expected at most one PATH, got %d arguments", fs.NArg())
-}
-
 // loadForRun loads the workflow, resolves its variables and builds the plan.
 // It prints diagnostics through out and returns ok=false on any error.
 func loadForRun(path string, f *workflowFlags, environ []string, out diagWriter) (*config.Workflow, map[string]cty.Value, bool) {
