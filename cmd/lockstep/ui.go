@@ -190,7 +190,11 @@ func (u *humanUI) finish(wf *config.Workflow, res *runner.Result) {
 			writeLockInfo(u.stderr, in.Busy.Key, in.Busy.Holders)
 		}
 		if len(in.Diags) > 0 {
-			writeDiagnostics(u.stderr, wf.Files, in.Diags)
+			var files map[string]*hcl.File
+			if wf != nil {
+				files = wf.Files
+			}
+			writeDiagnostics(u.stderr, files, in.Diags)
 		}
 	}
 	writeSummary(u.stderr, res)
