@@ -47,7 +47,7 @@ type jsonEvent struct {
 	DurationMS *int64 `json:"duration_ms,omitempty"`
 	Error      string `json:"error,omitempty"`
 
-	Diagnostic *jsonDiagnostic            `json:"diagnostic,omitempty"`
+	Diagnostic *jsonDiagnostic      `json:"diagnostic,omitempty"`
 	Steps      []jsonStepResult     `json:"steps,omitempty"`
 	Outputs    map[string]jsonValue `json:"outputs,omitempty"`
 }
@@ -72,7 +72,11 @@ type jsonStream struct {
 	enc *json.Encoder
 }
 
-func newJSONStream(w io.Writer) *jsonStream { return &jsonStream{enc: json.NewEncoder(w)} }
+func newJSONStream(w io.Writer) *jsonStream {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return &jsonStream{enc: enc}
+}
 
 func (s *jsonStream) write(ev *jsonEvent) {
 	s.mu.Lock()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -247,94 +246,4 @@ func lockNow(ls lockState) string {
 		return "free now"
 	}
 	return "held now by " + holderSummary(ls.Holders)
-}
-
-// writePlanJSON prints the plan as one JSON document.
-func writePlanJSON(w io.Writer, instances []*runner.PreviewInstance, st *planState) int {
-	type jv struct {
-		Value     json.RawMessage `json:"value,omitempty"`
-		Known     bool            `json:"known"`
-		Sensitive bool            `json:"sensitive,omitempty"`
-		After     []string        `json:"known_after,omitempty"`
-	}
-	conv := func(v *runner.PreviewValue) *jv {
-		if v == nil {
-			return nil
-		}
-		out := &jv{Known: v.Known && !v.Sensitive, Sensitive: v.Sensitive, After: v.After}
-		if out.Known && json.Valid([]byte(v.Text)) {
-			out.Value = json.RawMessage(v.Text)
-		} else if out.Known {
-			b, _ := json.Marshal(v.Text)
-			out.Value = b
-		}
-		return out
-	}
-	type jlock struct {
-		Label   string     `json:"label,omitempty"`
-		Key     *jv        `json:"key"`
-		TTL     *jv        `json:"ttl"`
-		Timeout *jv        `json:"timeout"`
-		OnBusy  *jv        `json:"on_busy"`
-		Limit   *jv        `json:"limit"`
-		Now     *lockState `json:"now,omitempty"`
-	}
-	type jcheck struct {
-		Condition       *jv    `json:"condition,omitempty"`
-		ConditionSource string `json:"condition_source,omitempty"`
-		Command         *jv    `json:"command,omitempty"`
-	}
-	type jstep struct {
-		Address      string           `json:"address"`
-		Step         string           `json:"step"`
-		Description  string           `json:"description,omitempty"`
-		DependsOn    []string         `json:"depends_on,omitempty"`
-		ForEachAfter []string         `json:"for_each_known_after,omitempty"`
-		Command      *jv              `json:"command,omitempty"`
-		Shell        *jv              `json:"shell,omitempty"`
-		Env          *jv              `json:"env,omitempty"`
-		Dir          *jv              `json:"dir,omitempty"`
-		Timeout      *jv              `json:"timeout,omitempty"`
-		Locks        []jlock          `json:"locks,omitempty"`
-		OnceKey      *jv              `json:"once_key,omitempty"`
-		OnceMarker   *lock.OnceRecord `json:"once_marker,omitempty"`
-		Checks       []jcheck         `json:"checks,omitempty"`
-		Errors       []string         `json:"errors,omitempty"`
-	}
-	doc := struct {
-		Backend *planState `json:"backend"`
-		Steps   []jstep    `json:"steps"`
-	}{Backend: &planState{Backend: st.Backend, Reachable: st.Reachable, Error: st.Error}, Steps: []jstep{}}
-	code := exitOK
-	for _, pi := range instances {
-		js := jstep{Address: pi.Address, Step: pi.Step, Description: pi.Description, DependsOn: pi.DependsOn,
-			ForEachAfter: pi.ForEachAfter, Env: conv(pi.Env), Dir: conv(pi.Dir), Timeout: conv(pi.Timeout), OnceKey: conv(pi.OnceKey)}
-		if pi.Shell {
-			js.Shell = conv(pi.Command)
-		} else {
-			js.Command = conv(pi.Command)
-		}
-		for _, l := range pi.Locks {
-			jl := jlock{Label: l.Label, Key: conv(&l.Key), TTL: conv(&l.TTL), Timeout: conv(&l.Timeout), OnBusy: conv(&l.OnBusy), Limit: conv(&l.Limit)}
-			if ls, ok := st.Locks[l.Key.Raw]; ok && l.Key.Raw != "" {
-				jl.Now = &ls
-			}
-			js.Locks = append(js.Locks, jl)
-		}
-		if pi.OnceKey != nil && pi.OnceKey.Raw != "" {
-			js.OnceMarker = st.Onces[pi.OnceKey.Raw]
-		}
-		for _, c := range pi.Checks {
-			js.Checks = append(js.Checks, jcheck{Condition: conv(c.Condition), ConditionSource: c.ConditionSource, Command: conv(c.Command)})
-		}
-		for _, d := range pi.Diags {
-			js.Errors = append(js.Errors, d.Error())
-			code = exitUsage
-		}
-		doc.Steps = append(doc.Steps, js)
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(doc)
-	return code
 }

@@ -8,6 +8,9 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/hashicorp/go-hclog"
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/lockstep-dev/lockstep/config"
 	"github.com/lockstep-dev/lockstep/runner"
 )
@@ -72,6 +75,20 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 		out.diagnostics(wf, diags)
 		return exitUsage
 	}
+	return execute(wf, vars, plan, &wff, runSettings{*parallelism, lockTimeout, *keepGoing}, out, logger)
+}
+
+// runSettings are run's own flags.
+type runSettings struct {
+	parallelism int
+	lockTimeout waitFlag
+	keepGoing   bool
+}
+
+// execute opens the backend, runs the plan under signal handling and
+// reports the result; it returns the exit code.
+func execute(wf *config.Workflow, vars map[string]cty.Value, plan *runner.Plan, wff *workflowFlags, rs runSettings,
+	out runOutput, logger hclog.Logger) int {
 	sigs := startSignals()
 	defer sigs.stop()
 	var backend *config.Backend
@@ -86,7 +103,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	defer locker.Close()
 	logger.Debug("backend opened", "backend", desc)
 
-	opts := runner.Options{Locker: locker, Variables: vars, Parallelism: *parallelism, KeepGoing: *keepGoing,
+	opts := runner.Options{Locker: locker, Variables: vars, Parallelism: rs.parallelism, KeepGoing: rs.keepGoing,
 		RunID: newRunID(), Holder: processHolder(), Logger: logger.Named("runner"),
 		OnEvent: func(ev runner.Event) {
 			if ev.Type != runner.EventStepOutput {
@@ -95,12 +112,12 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 			out.event(ev)
 		}}
 	opts.Holder.Workflow = wf.Dir
-	if lockTimeout.set {
-		d := lockTimeout.wait()
+	if rs.lockTimeout.set {
+		d := rs.lockTimeout.wait()
 		opts.LockTimeout = &d
 	}
 	if h, ok := out.(*humanUI); ok {
-		h.prefix = plan.MayOverlap(*parallelism)
+		h.prefix = plan.MayOverlap(rs.parallelism)
 	}
 	r := runner.New(plan, opts)
 	sigs.runner.Store(r)
