@@ -541,3 +541,30 @@ step "c" { shell = "true" }
 		}
 	}
 }
+
+func TestRun_cancelWhileWaitingForLock(t *testing.T) {
+	wf := loadWorkflow(t, `
+step "deploy" {
+  lock { key = "env/prod" }
+  shell = "true"
+}
+`)
+	m := newMemLocker()
+	if _, err := m.Acquire(context.Background(), lock.Request{Key: "env/prod", TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	on := map[EventType]func(Event){EventLockWait: func(Event) { cancel() }}
+	res, log := runWorkflow(t, wf, m, runSetup{on: on, ctx: ctx})
+	wantStatus(t, res, "step.deploy", StatusFailed, ReasonInterrupted)
+	if res.Outcome != OutcomeInterrupted {
+		t.Errorf("outcome %v", res.Outcome)
+	}
+	if n := len(log.ofType(EventLockAcquired)); n != 0 {
+		t.Errorf("%d lock_acquired events after cancellation", n)
+	}
+	if m.heldNow("env/prod") != 1 {
+		t.Errorf("the other holder's lock was touched: %d holders", m.heldNow("env/prod"))
+	}
+}
