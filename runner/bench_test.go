@@ -131,3 +131,22 @@ func BenchmarkPlan_1000Steps(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPlan_1000StepsPlanOnly is the runner's share of the above: NewPlan
+// and Preview of an already loaded 1,000-step workflow.
+func BenchmarkPlan_1000StepsPlanOnly(b *testing.B) {
+	dir := generatedWorkflow(b, 1000)
+	wf, diags := config.Load(dir, nil)
+	if diags.HasErrors() {
+		b.Fatal(diags.Error())
+	}
+	vars, _ := wf.ResolveVariables(config.VariableInputs{})
+	for b.Loop() {
+		plan, diags := NewPlan(wf, nil)
+		if diags.HasErrors() {
+			b.Fatal(diags.Error())
+		}
+		scope, _ := BaseScope(wf, vars, dir, nil)
+		plan.Preview(scope)
+	}
+}

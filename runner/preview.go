@@ -212,6 +212,9 @@ func sourceText(files map[string]*hcl.File, rng hcl.Range) string {
 // FormatValue renders a known, unmarked value in JSON form for people (no
 // HTML escaping); "(not printable)" when it cannot be.
 func FormatValue(v cty.Value) string {
+	if v.Type() == cty.String && v.IsKnown() && !v.IsNull() && !v.IsMarked() {
+		return jsonString(v.AsString()) // the common case, without a JSON round trip
+	}
 	b, err := ctyjson.Marshal(v, v.Type())
 	if err != nil {
 		return "(not printable)"
@@ -229,4 +232,30 @@ func FormatValue(v cty.Value) string {
 		return string(b)
 	}
 	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+// jsonString quotes s as a JSON string, leaving <, > and & as they are.
+func jsonString(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 || r == 0x2028 || r == 0x2029:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -566,5 +567,18 @@ step "deploy" {
 	}
 	if m.heldNow("env/prod") != 1 {
 		t.Errorf("the other holder's lock was touched: %d holders", m.heldNow("env/prod"))
+	}
+}
+
+func TestFormatValue_stringsAreJSON(t *testing.T) {
+	for _, s := range []string{"plain", `quote " and \ backslash`, "tab\tnew\nline\r", "ctl\x01", "<a & b>", "ünïcode \u2028"} {
+		got := FormatValue(cty.StringVal(s))
+		var back string
+		if err := json.Unmarshal([]byte(got), &back); err != nil || back != s {
+			t.Errorf("FormatValue(%q) = %s: not JSON for the same string (%v, %q)", s, got, err, back)
+		}
+	}
+	if got := FormatValue(cty.TupleVal([]cty.Value{cty.StringVal("a&b"), cty.NumberIntVal(2)})); got != `["a&b",2]` {
+		t.Errorf("tuple: %s", got)
 	}
 }
