@@ -218,7 +218,9 @@ func (e *evaluator) lock(l *config.Lock, lockTimeout *time.Duration) lockSpec {
 	if l.Timeout != nil {
 		ls.Wait = e.duration(l.Timeout, 0, lock.WaitForever, "lock timeout")
 	}
-	if lockTimeout != nil {
+	if lockTimeout != nil && ls.Wait != 0 {
+		// -lock-timeout bounds every wait; on_busy "skip"/"fail" locks
+		// that do not wait keep trying once.
 		ls.Wait = *lockTimeout
 	}
 	ls.Limit = e.integer(l.Limit, 1, "lock limit")
