@@ -47,6 +47,10 @@ func (r *Runner) runInstance(ctx context.Context, in *instance) *InstanceResult 
 }
 
 func (r *Runner) runBody(ctx context.Context, in *instance, res *InstanceResult) {
+	if err := ctx.Err(); err != nil {
+		res.fail(ReasonInterrupted, err) // cancelled after it was scheduled
+		return
+	}
 	spec, diags := evalInstance(in.scope, in.step, r.opts.LockTimeout)
 	if diags.HasErrors() {
 		res.Diags = diags
