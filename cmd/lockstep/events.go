@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -219,7 +220,7 @@ func stepDoneMessage(ev runner.Event) string {
 	case runner.StatusSkipped:
 		return fmt.Sprintf("%s: Skipped after %s", ev.Step, roundAge(ev.Duration))
 	case runner.StatusNotRun:
-		return fmt.Sprintf("%s: Not run (%s)", ev.Step, ev.Reason)
+		return fmt.Sprintf("%s: Not run (%s)", ev.Step, strings.ReplaceAll(string(ev.Reason), "_", " "))
 	}
 	msg := fmt.Sprintf("%s: Failed after %s", ev.Step, roundAge(ev.Duration))
 	if ev.Err != nil {
