@@ -27,6 +27,11 @@ step "first_run" {
   description = "Runs on the first run only: the once marker is kept afterwards"
   depends_on  = [step.greet]
 
+  # The lock makes the once marker race-free: a second run that gets here
+  # at the same time waits, then finds the marker set and skips.
+  lock {
+    key = "hello/first-run"
+  }
   once {
     key = "hello/first-run"
   }
