@@ -1,0 +1,162 @@
+package lock
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var errClosed = errors.New("lock backend is closed")
+
+// queueTTL bounds how long an abandoned queue survives when every waiter
+// died and no one touched the lock again; live waiters refresh it.
+const queueTTL = 10 * time.Minute
+
+// acquireReply is the decoded reply of the acquire script.
+type acquireReply struct {
+	held    bool
+	fence   int64
+	pttl    time.Duration // busy: time until the first lease ends (-1: none)
+	head    bool          // busy: this waiter is first in the queue
+	holders []Holder
+}
+
+// Acquire takes req.Key. It first tries once; when the lock is busy and req
+// waits, it subscribes its own channel, joins the lock's FIFO queue and sleeps
+// until a release hands it the lock (see docs/locks.md). It returns a
+// *BusyError when the lock stays busy, ctx's error when ctx ends (leaving
+// nothing behind), and an error wrapping ErrUnavailable on backend failure.
+func (r *Redis) Acquire(ctx context.Context, req Request) (*Lease, error) {
+	if err := req.Normalize(); err != nil {
+		return nil, fmt.Errorf("acquire: %w", err)
+	}
+	if strings.Contains(req.Token, "|") {
+		return nil, errors.New("acquire: token contains '|'")
+	}
+	info, err := json.Marshal(req.Holder)
+	if err != nil {
+		return nil, fmt.Errorf("acquire %q: %w", req.Key, err)
+	}
+	k := r.lockKeys(req.Key)
+	start := time.Now()
+	rep, err := r.tryAcquire(ctx, k, req, string(info), "")
+	if err != nil {
+		return nil, err
+	}
+	if rep.held {
+		return r.lease(req, rep.fence), nil
+	}
+	if req.Wait == 0 {
+		return nil, &BusyError{Key: req.Key, Holders: rep.holders}
+	}
+	return r.wait(ctx, k, req, string(info), start)
+}
+
+func (r *Redis) lease(req Request, fence int64) *Lease {
+	return &Lease{Key: req.Key, Token: req.Token, Fence: fence, TTL: req.TTL, Limit: req.Limit}
+}
+
+func (r *Redis) tryAcquire(ctx context.Context, k redisKeys, req Request, info, waiter string) (acquireReply, error) {
+	res, err := r.run(ctx, scriptAcquire, k, req.Token, req.TTL.Milliseconds(), req.Limit, info,
+		waiter, k.chan_, queueTTL.Milliseconds())
+	if err != nil {
+		return acquireReply{}, backendErr(ctx, fmt.Sprintf("acquire %q", req.Key), err)
+	}
+	vals, ok := res.([]any)
+	if !ok || len(vals) < 3 {
+		return acquireReply{}, fmt.Errorf("acquire %q: %w: %w", req.Key, ErrUnavailable, errBadReply)
+	}
+	if toInt64(vals[0]) == 1 {
+		return acquireReply{held: true, fence: toInt64(vals[1])}, nil
+	}
+	return acquireReply{
+		pttl:    time.Duration(toInt64(vals[1])) * time.Millisecond,
+		head:    toInt64(vals[2]) == 1,
+		holders: parseHolders(vals[3:]),
+	}, nil
+}
+
+// wait queues the request and sleeps until granted, re-checking slowly
+// (pub/sub is at-most-once) and, when first in line, when the first lease
+// ends (a crashed holder's expiry).
+func (r *Redis) wait(ctx context.Context, k redisKeys, req Request, info string, start time.Time) (*Lease, error) {
+	id := NewToken()[:16]
+	w, err := r.sub.add(ctx, k.chan_+id)
+	if err != nil {
+		return nil, backendErr(ctx, fmt.Sprintf("acquire %q: subscribe", req.Key), err)
+	}
+	defer r.sub.remove(w)
+	var deadline <-chan time.Time
+	if req.Wait > 0 {
+		t := time.NewTimer(req.Wait - time.Since(start))
+		defer t.Stop()
+		deadline = t.C
+	}
+	recheck := time.NewTimer(time.Hour)
+	defer recheck.Stop()
+	for {
+		rep, err := r.tryAcquire(ctx, k, req, info, id)
+		if err != nil {
+			r.leave(ctx, k, id, req.Token)
+			return nil, err
+		}
+		if rep.held {
+			return r.lease(req, rep.fence), nil
+		}
+		if req.OnWait != nil {
+			req.OnWait(rep.holders)
+		}
+		recheck.Reset(r.nextCheck(rep))
+		select {
+		case msg := <-w.msgs:
+			if fence, ok := parseGrant(msg); ok {
+				return r.lease(req, fence), nil
+			}
+		case <-w.poke:
+		case <-recheck.C:
+		case <-deadline:
+			hs := r.leave(ctx, k, id, req.Token)
+			return nil, &BusyError{Key: req.Key, Holders: hs, Waited: time.Since(start), Timeout: true}
+		case <-ctx.Done():
+			r.leave(ctx, k, id, req.Token)
+			return nil, fmt.Errorf("acquire %q: %w", req.Key, ctx.Err())
+		}
+	}
+}
+
+// nextCheck is when a waiter runs the acquire script again by itself.
+func (r *Redis) nextCheck(rep acquireReply) time.Duration {
+	d := r.recheck + time.Duration(rand.Int64N(int64(r.recheck)/5)) - r.recheck/10
+	if rep.head && rep.pttl >= 0 && rep.pttl+time.Millisecond < d {
+		d = rep.pttl + time.Millisecond
+	}
+	return d
+}
+
+func parseGrant(msg string) (int64, bool) {
+	f, _, _ := strings.Cut(msg, "|")
+	n, err := strconv.ParseInt(f, 10, 64)
+	return n, err == nil
+}
+
+// leave takes the waiter out of the queue on a context that survives ctx's
+// cancellation; if a grant raced with giving up, the lease is released. It
+// returns the holders at that moment (nil on error).
+func (r *Redis) leave(ctx context.Context, k redisKeys, id, token string) []Holder {
+	cctx, cancel := CleanupContext(ctx)
+	defer cancel()
+	res, err := r.run(cctx, scriptLeave, k, id, token, k.chan_)
+	if err != nil {
+		r.log.Debug("leaving a lock queue failed; the entry is dropped when next served", "key", k.user, "error", err)
+		return nil
+	}
+	vals, _ := res.([]any)
+	return parseHolders(vals)
+}
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

@@ -1,0 +1,163 @@
+package lock
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// scan returns every key matching pattern, on every master of a Cluster.
+func (r *Redis) scan(ctx context.Context, pattern string) ([]string, error) {
+	c, ok := r.client.(*redis.ClusterClient)
+	if !ok {
+		return scanOne(ctx, r.client, pattern)
+	}
+	var mu sync.Mutex
+	var keys []string
+	err := c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		ks, err := scanOne(ctx, n, pattern)
+		mu.Lock()
+		keys = append(keys, ks...)
+		mu.Unlock()
+		return err
+	})
+	return keys, err
+}
+
+func scanOne(ctx context.Context, c redis.Cmdable, pattern string) ([]string, error) {
+	var keys []string
+	it := c.Scan(ctx, 0, pattern, 500).Iterator()
+	for it.Next(ctx) {
+		keys = append(keys, it.Val())
+	}
+	return keys, it.Err()
+}
+
+// List returns every held lock whose user key starts with prefix, sorted by
+// key. It scans the key space (SCAN, never KEYS).
+func (r *Redis) List(ctx context.Context, prefix string) ([]LockInfo, error) {
+	start := len(r.prefix) + 1
+	keys, err := r.scan(ctx, globEscape(r.prefix)+"{"+EncodeKey(prefix)+"*}:holders")
+	if err != nil {
+		return nil, backendErr(ctx, "list locks", err)
+	}
+	var out []LockInfo
+	for _, rk := range keys {
+		key, ok := tagged(rk, start)
+		if !ok || !strings.HasPrefix(key, prefix) {
+			continue
+		}
+		li, err := r.lockInfo(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		if len(li.Holders) > 0 {
+			out = append(out, li)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+func (r *Redis) lockInfo(ctx context.Context, key string) (LockInfo, error) {
+	res, err := r.run(ctx, scriptHolders, r.lockKeys(key))
+	if err != nil {
+		return LockInfo{}, backendErr(ctx, fmt.Sprintf("holders of %q", key), err)
+	}
+	vals := res.([]any)
+	li := LockInfo{Key: key, Waiters: int(toInt64(vals[0])), Holders: []Holder{}}
+	for _, v := range vals[1:] {
+		s, _ := v.(string)
+		if h, limit, ok := parseHolder(s); ok {
+			li.Holders = append(li.Holders, h)
+			li.Limit = max(li.Limit, limit)
+		}
+	}
+	return li, nil
+}
+
+// MarkOnce writes the done-marker rec.Key stamped with the server's time,
+// kept for ttl (0: forever).
+func (r *Redis) MarkOnce(ctx context.Context, rec OnceRecord, ttl time.Duration) error {
+	if rec.Key == "" {
+		return fmt.Errorf("mark once: key is empty")
+	}
+	rec.At, rec.TTL = time.Time{}, 0
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("mark once %q: %w", rec.Key, err)
+	}
+	err = scriptOnce.Run(ctx, r.client, []string{r.onceKey(rec.Key)}, string(b), ttl.Milliseconds()).Err()
+	return backendErr(ctx, fmt.Sprintf("mark once %q", rec.Key), err)
+}
+
+// Once returns the done-marker for key, or nil and no error when unset.
+func (r *Redis) Once(ctx context.Context, key string) (*OnceRecord, error) {
+	res, err := scriptOnceGet.Run(ctx, r.client, []string{r.onceKey(key)}).Result()
+	if err == redis.Nil {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, backendErr(ctx, fmt.Sprintf("once %q", key), err)
+	}
+	vals, _ := res.([]any)
+	if len(vals) != 2 {
+		return nil, nil
+	}
+	s, _ := vals[0].(string)
+	at, js, _ := strings.Cut(s, "|")
+	var rec OnceRecord
+	if err := json.Unmarshal([]byte(js), &rec); err != nil {
+		return nil, fmt.Errorf("once %q: bad marker: %w", key, err)
+	}
+	ms, _ := strconv.ParseInt(at, 10, 64)
+	rec.Key, rec.At = key, time.UnixMilli(ms)
+	if pttl := toInt64(vals[1]); pttl > 0 {
+		rec.TTL = time.Duration(pttl) * time.Millisecond
+	}
+	return &rec, nil
+}
+
+// ListOnce returns every done-marker whose key starts with prefix, by key.
+func (r *Redis) ListOnce(ctx context.Context, prefix string) ([]OnceRecord, error) {
+	base := r.prefix + "once:"
+	keys, err := r.scan(ctx, globEscape(base)+"{"+EncodeKey(prefix)+"*}")
+	if err != nil {
+		return nil, backendErr(ctx, "list once markers", err)
+	}
+	var out []OnceRecord
+	for _, rk := range keys {
+		key, ok := tagged(rk, len(base)+1)
+		if !ok || !strings.HasPrefix(key, prefix) {
+			continue
+		}
+		rec, err := r.Once(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		if rec != nil {
+			out = append(out, *rec)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+// ForgetOnce deletes the done-marker for key; ErrNotHeld when there was none.
+func (r *Redis) ForgetOnce(ctx context.Context, key string) error {
+	n, err := r.client.Del(ctx, r.onceKey(key)).Result()
+	if err != nil {
+		return backendErr(ctx, fmt.Sprintf("forget once %q", key), err)
+	}
+	if n == 0 {
+		return fmt.Errorf("forget once %q: %w", key, ErrNotHeld)
+	}
+	return nil
+}

@@ -1,0 +1,203 @@
+package lock_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lockstep-dev/lockstep/lock"
+	"github.com/lockstep-dev/lockstep/lock/locktest"
+)
+
+// redisClient returns a client of srv closed when the test ends.
+func redisClient(t testing.TB, srv *locktest.Server) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// redisLockers hands out lockers of one private server, each with its own
+// client (as separate processes would have).
+type redisLockers struct {
+	srv     *locktest.Server
+	clients map[lock.Locker]*redis.Client
+}
+
+func newRedisLockers(t *testing.T) *redisLockers {
+	return &redisLockers{srv: locktest.StartServer(t, nil), clients: map[lock.Locker]*redis.Client{}}
+}
+
+func (rl *redisLockers) New(t *testing.T) lock.Locker {
+	c := redisClient(t, rl.srv)
+	l := lock.NewRedis(c, &lock.RedisOptions{KeyPrefix: "test:"})
+	rl.clients[l] = c
+	return l
+}
+
+func (rl *redisLockers) Kill(t *testing.T, l lock.Locker) {
+	l.Close()
+	rl.clients[l].Close()
+}
+
+func TestRedis_conformance(t *testing.T) {
+	rl := newRedisLockers(t)
+	locktest.Run(t, rl.New, locktest.Capabilities{TTL: true, FIFO: true, Kill: rl.Kill})
+	keys := redisClient(t, rl.srv).Keys(context.Background(), "*").Val()
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "test:") {
+			t.Errorf("key %q written without the prefix", k)
+		}
+		if strings.HasSuffix(k, ":queue") || strings.HasSuffix(k, ":waiters") {
+			t.Errorf("waiting left %q behind", k)
+		}
+	}
+	t.Logf("%d keys after the suite, all prefixed", len(keys))
+}
+
+func TestRedis_unavailable(t *testing.T) {
+	srv := locktest.StartServer(t, nil)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialerRetries: 1})
+	t.Cleanup(func() { c.Close() })
+	l := lock.NewRedis(c, nil)
+	srv.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := l.Acquire(ctx, lock.Request{Key: "k"})
+	if !errors.Is(err, lock.ErrUnavailable) || errors.Is(err, lock.ErrBusy) {
+		t.Fatalf("acquire on a stopped server: %v, want ErrUnavailable", err)
+	}
+	for name, err := range map[string]error{
+		"check":   l.Check(ctx, "k", "t"),
+		"release": l.Release(ctx, "k", "t"),
+		"ping":    l.Ping(ctx),
+	} {
+		if !errors.Is(err, lock.ErrUnavailable) {
+			t.Errorf("%s on a stopped server: %v, want ErrUnavailable", name, err)
+		}
+	}
+}
+
+func TestRedis_authRefused(t *testing.T) {
+	srv := locktest.StartServer(t, nil)
+	l := lock.NewRedis(redisClient(t, srv), nil)
+	if _, err := srv.Do("CONFIG", "SET", "requirepass", "s3cret"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := l.Acquire(context.Background(), lock.Request{Key: "k"})
+	if !errors.Is(err, lock.ErrUnavailable) {
+		t.Fatalf("acquire without the password: %v, want ErrUnavailable", err)
+	}
+}
+
+// lossyHook lets commands run on the server and then loses their reply.
+type lossyHook struct{ drop *atomic.Bool }
+
+func (h lossyHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h lossyHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h lossyHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if h.drop.Load() {
+			cmd.SetErr(io.ErrUnexpectedEOF)
+			return io.ErrUnexpectedEOF
+		}
+		return err
+	}
+}
+
+func TestRedis_ambiguousAcquire(t *testing.T) {
+	srv := locktest.StartServer(t, nil)
+	c := redisClient(t, srv)
+	var drop atomic.Bool
+	c.AddHook(lossyHook{&drop})
+	l := lock.NewRedis(c, nil)
+	ctx := context.Background()
+	token := lock.NewToken()
+	if _, err := l.Acquire(ctx, lock.Request{Key: "warm"}); err != nil { // loads the script
+		t.Fatal(err)
+	}
+	drop.Store(true)
+	_, err := l.Acquire(ctx, lock.Request{Key: "amb", Token: token, TTL: time.Minute})
+	if !errors.Is(err, lock.ErrUnavailable) {
+		t.Fatalf("acquire with a lost reply: %v, want ErrUnavailable", err)
+	}
+	drop.Store(false)
+	if hs, _ := l.Holders(ctx, "amb"); len(hs) != 1 {
+		t.Fatalf("the lost acquire did not run on the server (holders %d): the test proves nothing", len(hs))
+	}
+	retry, err := l.Acquire(ctx, lock.Request{Key: "amb", Token: token, TTL: time.Minute})
+	if err != nil || retry.Fence != 1 {
+		t.Fatalf("retry after a lost reply: %+v, %v; want the same lease (fence 1)", retry, err)
+	}
+	if hs, _ := l.Holders(ctx, "amb"); len(hs) != 1 {
+		t.Fatalf("holders after the retry: %d, want 1", len(hs))
+	}
+	if err := l.Release(ctx, "amb", token); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Exists(ctx, "lockstep:{amb}:holders", "lockstep:{amb}:meta").Val(); n != 0 {
+		t.Fatalf("orphaned keys after release: %d", n)
+	}
+}
+
+func TestRedis_keyLayout(t *testing.T) {
+	srv := locktest.StartServer(t, nil)
+	c := redisClient(t, srv)
+	l := lock.NewRedis(c, &lock.RedisOptions{KeyPrefix: "p:"})
+	ctx := context.Background()
+	lease, err := l.Acquire(ctx, lock.Request{Key: "deploy/{prod}", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"p:{deploy/%7Bprod%7D}:holders", "p:{deploy/%7Bprod%7D}:meta", "p:{deploy/%7Bprod%7D}:fence"} {
+		if c.Exists(ctx, k).Val() != 1 {
+			t.Errorf("key %q missing", k)
+		}
+	}
+	if pttl := c.PTTL(ctx, "p:{deploy/%7Bprod%7D}:holders").Val(); pttl <= 0 || pttl > time.Minute {
+		t.Errorf("holders pttl %s, want a server-side expiry within the ttl", pttl)
+	}
+	slot := c.ClusterKeySlot(ctx, "p:{deploy/%7Bprod%7D}:holders")
+	_ = slot // CLUSTER KEYSLOT needs cluster mode; the shared hash tag is what matters
+	l.Release(ctx, lease.Key, lease.Token)
+	if err := l.MarkOnce(ctx, lock.OnceRecord{Key: "m}"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if c.Exists(ctx, "p:once:{m%7D}").Val() != 1 {
+		t.Errorf("once marker key missing")
+	}
+}
+
+func TestRedis_evictionWarning(t *testing.T) {
+	srv := locktest.StartServer(t, &locktest.ServerOptions{Args: []string{"--maxmemory-policy", "allkeys-lru"}})
+	l := lock.NewRedis(redisClient(t, srv), nil)
+	if w := l.EvictionWarning(context.Background()); !strings.Contains(w, "allkeys-lru") {
+		t.Fatalf("warning %q, want one naming allkeys-lru", w)
+	}
+	srv2 := locktest.StartServer(t, nil)
+	if w := lock.NewRedis(redisClient(t, srv2), nil).EvictionWarning(context.Background()); w != "" {
+		t.Fatalf("noeviction warned: %q", w)
+	}
+}
+
+func TestNewRedis_badPrefix(t *testing.T) {
+	if err := lock.ValidKeyPrefix("a{b"); err == nil {
+		t.Fatal("prefix with a brace accepted")
+	}
+	if err := lock.ValidKeyPrefix("lockstep:"); err != nil {
+		t.Fatal(err)
+	}
+}

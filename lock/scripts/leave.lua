@@ -1,0 +1,14 @@
+-- A waiter gives up. ARGV: 1 waiter id, 2 token, 3 channel prefix.
+-- Removes the waiter; if it was granted the lock meanwhile, releases it.
+-- Returns the live holders.
+local id, token, chan = ARGV[1], ARGV[2], ARGV[3]
+local now = now_ms()
+if redis.call('HDEL', K_WAITERS, id) == 1 then
+  redis.call('LREM', K_QUEUE, 1, id)
+end
+if redis.call('ZREM', K_HOLDERS, token) == 1 then
+  redis.call('HDEL', K_META, token)
+end
+prune(now)
+grant(now, chan)
+return holders_info(now)

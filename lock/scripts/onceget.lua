@@ -1,0 +1,4 @@
+-- KEYS: 1 marker. Returns {value, pttl} or false.
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+return {v, redis.call('PTTL', KEYS[1])}

@@ -1,0 +1,3 @@
+step "a" {
+  command = [] # ERROR: Empty command
+}
