@@ -2,6 +2,7 @@ package config
 
 import (
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -24,6 +25,9 @@ type Workflow struct {
 	Locals    map[string]*Local
 	Steps     map[string]*Step
 	Outputs   map[string]*Output
+
+	// deps caches each step's dependencies once the workflow is checked.
+	deps map[string][]string
 }
 
 // Settings is the lockstep block.
@@ -70,18 +74,25 @@ type Cluster struct {
 // TLS is the tls block of a redis backend.
 type TLS struct {
 	CAFile, CertFile, KeyFile, ServerName string
-	InsecureSkipVerify                   bool
+	InsecureSkipVerify                    bool
 }
 
 // Variable is a variable block.
 type Variable struct {
 	Name        string
 	Description string
-	Type        cty.Type  // cty.DynamicPseudoType when no type was given
-	Default     cty.Value // cty.NilVal when the variable is required
-	Sensitive   bool
-	Validations []*Validation
-	DeclRange   hcl.Range
+	Type        cty.Type // cty.DynamicPseudoType when no type was given
+	// TypeDefaults holds the optional(attr, default) defaults of Type; nil
+	// when it has none. Apply it to a given value before converting.
+	TypeDefaults *typeexpr.Defaults
+	Default      cty.Value // cty.NilVal when the variable is required
+	Sensitive    bool
+	Validations  []*Validation
+	DeclRange    hcl.Range
+
+	// parseHCL is set when a type other than string was given: command-line
+	// and environment values are then parsed as HCL expressions.
+	parseHCL bool
 }
 
 // Validation is a validation block of a variable.

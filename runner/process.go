@@ -1,50 +1,156 @@
 package runner
 
-// Owner: lock CLI work (issue 3, used by exec and by the runner). The
-// signatures are the contract; the bodies are placeholders.
-
 import (
 	"errors"
 	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync"
+	"syscall"
 	"time"
 )
 
 // DefaultKillTimeout is the grace between SIGTERM and SIGKILL.
 const DefaultKillTimeout = 10 * time.Second
 
+// outputDrain bounds how long Wait keeps copying output after the child
+// exited while something else in its group (a background grandchild) still
+// holds the output pipes open. Only non-*os.File writers use pipes.
+const outputDrain = 2 * time.Second
+
 // ProcessSpec describes a child process to start.
 type ProcessSpec struct {
-	Argv        []string  // program and arguments; run without a shell
-	Dir         string    // working directory; "" means the current one
-	Env         []string  // the complete environment
-	Stdin       io.Reader // nil means /dev/null
-	Stdout      io.Writer
-	Stderr      io.Writer
+	Argv        []string      // program and arguments; run without a shell
+	Dir         string        // working directory; "" means the current one
+	Env         []string      // the complete environment; nil inherits lockstep's
+	Stdin       io.Reader     // nil means /dev/null
+	Stdout      io.Writer     // nil means /dev/null
+	Stderr      io.Writer     // nil means /dev/null
 	KillTimeout time.Duration // grace between SIGTERM and SIGKILL; 0 means DefaultKillTimeout
 }
 
 // Process is a child running in its own process group. It dies with lockstep:
 // the parent-death signal is armed on a thread that stays alive as long as the
 // child does, so even kill -9 of lockstep takes the child with it.
-type Process struct{}
-
-// StartProcess starts spec's program. The error is from exec (not found, not
-// executable).
-func StartProcess(spec ProcessSpec) (*Process, error) {
-	return nil, errors.New("processes are not implemented yet")
+type Process struct {
+	pid         int // also the process group id
+	killTimeout time.Duration
+	done        chan struct{}
+	code        int // valid once done is closed
+	termOnce    sync.Once
 }
+
+// StartProcess starts spec's program in a new process group. The error is from
+// exec (empty argv, not found, not executable, bad directory).
+//
+// The child is forked from a goroutine locked to its OS thread, and that
+// goroutine stays locked until the child has been reaped: Linux delivers the
+// parent-death signal (SIGKILL) when the forking thread exits, not the
+// process, so the thread must outlive the child.
+func StartProcess(spec ProcessSpec) (*Process, error) {
+	if len(spec.Argv) == 0 {
+		return nil, errors.New("start process: empty command")
+	}
+	cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
+	cmd.Dir = spec.Dir
+	cmd.Env = spec.Env
+	cmd.Stdin = spec.Stdin
+	cmd.Stdout = spec.Stdout
+	cmd.Stderr = spec.Stderr
+	cmd.WaitDelay = outputDrain
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	p := &Process{killTimeout: spec.KillTimeout, done: make(chan struct{})}
+	if p.killTimeout <= 0 {
+		p.killTimeout = DefaultKillTimeout
+	}
+	started := make(chan error, 1)
+	go p.supervise(cmd, started)
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// supervise starts cmd and reaps it on one locked OS thread.
+func (p *Process) supervise(cmd *exec.Cmd, started chan<- error) {
+	runtime.LockOSThread()
+	// Unlocking only after the child is reaped keeps the thread (and with it
+	// the armed parent-death signal) alive for the child's whole life.
+	defer runtime.UnlockOSThread()
+	if err := cmd.Start(); err != nil {
+		started <- err
+		return
+	}
+	p.pid = cmd.Process.Pid
+	started <- nil
+	cmd.Wait() // the exit status is in ProcessState whatever the copy error
+	p.code = exitCode(cmd.ProcessState)
+	close(p.done)
+}
+
+// exitCode is the child's exit status, or 128+signal when a signal ended it.
+func exitCode(st *os.ProcessState) int {
+	if st == nil {
+		return -1
+	}
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return st.ExitCode()
+}
+
+// Pid returns the child's process id, which is also its process group id.
+func (p *Process) Pid() int { return p.pid }
 
 // Wait waits for the child to exit and returns its exit code (128+signal when a
 // signal ended it). It may be called from several goroutines.
-func (p *Process) Wait() int { return -1 }
+func (p *Process) Wait() int {
+	<-p.done
+	return p.code
+}
 
 // Done is closed when the child has exited.
-func (p *Process) Done() <-chan struct{} { return nil }
+func (p *Process) Done() <-chan struct{} { return p.done }
 
 // Terminate sends SIGTERM to the child's whole process group and SIGKILL after
 // the kill timeout if any member is still alive. It returns at once and is safe
 // to call more than once.
-func (p *Process) Terminate() {}
+func (p *Process) Terminate() {
+	p.termOnce.Do(func() {
+		p.signalGroup(syscall.SIGTERM)
+		go p.escalate()
+	})
+}
+
+// escalate kills the group after the grace period unless it is already empty.
+// The group may outlive its leader, so the leader exiting early only ends the
+// wait when no other member is left.
+func (p *Process) escalate() {
+	timer := time.NewTimer(p.killTimeout)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-p.done:
+		if !p.groupAlive() {
+			return
+		}
+		<-timer.C
+	}
+	if p.groupAlive() {
+		p.signalGroup(syscall.SIGKILL)
+	}
+}
 
 // Kill sends SIGKILL to the child's whole process group now.
-func (p *Process) Kill() {}
+func (p *Process) Kill() { p.signalGroup(syscall.SIGKILL) }
+
+func (p *Process) signalGroup(sig syscall.Signal) {
+	// ESRCH (the group is gone) is the expected outcome of a race with exit.
+	_ = syscall.Kill(-p.pid, sig)
+}
+
+// groupAlive reports whether any process of the child's group still exists.
+func (p *Process) groupAlive() bool {
+	return syscall.Kill(-p.pid, 0) == nil
+}

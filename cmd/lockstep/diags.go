@@ -1,18 +1,180 @@
 package main
 
-// Owner: config/CLI work (issue 2). Placeholder until the real writer lands.
-
 import (
-	"fmt"
+	"bufio"
+	"bytes"
+	"encoding/json"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcled"
+	"github.com/mattn/go-isatty"
 )
 
 // writeDiagnostics prints diags to w in HCL's text form with source snippets
 // taken from files, in colour only when w is a terminal and NO_COLOR is unset.
+// files may be nil (no snippets). Write errors are ignored: diagnostics go to
+// stderr, and there is nowhere else to report them.
 func writeDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
-	for _, d := range diags {
-		fmt.Fprintln(w, d.Error())
+	if len(diags) == 0 {
+		return
 	}
+	color := false
+	if f, ok := w.(*os.File); ok && os.Getenv("NO_COLOR") == "" {
+		color = isatty.IsTerminal(f.Fd())
+	}
+	tw := hcl.NewDiagnosticTextWriter(w, files, 78, color)
+	bare := hcl.NewDiagnosticTextWriter(w, nil, 78, color)
+	for _, d := range diags {
+		if snippetTooLong(files, d.Subject) {
+			_ = bare.WriteDiagnostic(d)
+			continue
+		}
+		_ = tw.WriteDiagnostic(d)
+	}
+}
+
+// maxSnippetLine is the longest source line shown in a snippet; a hostile
+// file can hold megabytes on one line.
+const maxSnippetLine = 1000
+
+// snippetTooLong reports whether the source lines under rng are too long to
+// print.
+func snippetTooLong(files map[string]*hcl.File, rng *hcl.Range) bool {
+	if rng == nil || files[rng.Filename] == nil {
+		return false
+	}
+	src := files[rng.Filename].Bytes
+	start, end := min(rng.Start.Byte, len(src)), min(max(rng.End.Byte, rng.Start.Byte), len(src))
+	if end-start > maxSnippetLine {
+		return true
+	}
+	lineStart := bytes.LastIndexByte(src[:start], '\n') + 1
+	lineEnd := bytes.IndexByte(src[end:], '\n')
+	if lineEnd < 0 {
+		lineEnd = len(src) - end
+	}
+	return end+lineEnd-lineStart > maxSnippetLine
+}
+
+// jsonDiagnostic is one diagnostic in Terraform's JSON shape.
+type jsonDiagnostic struct {
+	Severity string       `json:"severity"`
+	Summary  string       `json:"summary"`
+	Detail   string       `json:"detail"`
+	Range    *jsonRange   `json:"range,omitempty"`
+	Snippet  *jsonSnippet `json:"snippet,omitempty"`
+}
+
+type jsonRange struct {
+	Filename string  `json:"filename"`
+	Start    jsonPos `json:"start"`
+	End      jsonPos `json:"end"`
+}
+
+type jsonPos struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+	Byte   int `json:"byte"`
+}
+
+type jsonSnippet struct {
+	Context              *string `json:"context"`
+	Code                 string  `json:"code"`
+	StartLine            int     `json:"start_line"`
+	HighlightStartOffset int     `json:"highlight_start_offset"`
+	HighlightEndOffset   int     `json:"highlight_end_offset"`
+}
+
+// jsonValidation is the document validate -json prints.
+type jsonValidation struct {
+	FormatVersion string           `json:"format_version"`
+	Valid         bool             `json:"valid"`
+	ErrorCount    int              `json:"error_count"`
+	WarningCount  int              `json:"warning_count"`
+	Diagnostics   []jsonDiagnostic `json:"diagnostics"`
+}
+
+// newJSONDiagnostic converts d, taking its snippet from files the way
+// Terraform's views/json package does.
+func newJSONDiagnostic(d *hcl.Diagnostic, files map[string]*hcl.File) jsonDiagnostic {
+	jd := jsonDiagnostic{Severity: "error", Summary: d.Summary, Detail: d.Detail}
+	if d.Severity == hcl.DiagWarning {
+		jd.Severity = "warning"
+	}
+	if d.Subject == nil {
+		return jd
+	}
+	hr := *d.Subject
+	if hr.End == (hcl.Pos{}) {
+		hr.End = hr.Start
+	}
+	jd.Range = &jsonRange{
+		Filename: hr.Filename,
+		Start:    jsonPos{hr.Start.Line, hr.Start.Column, hr.Start.Byte},
+		End:      jsonPos{hr.End.Line, hr.End.Column, hr.End.Byte},
+	}
+	f := files[hr.Filename]
+	if f == nil || f.Bytes == nil {
+		return jd
+	}
+	sr := hr
+	if d.Context != nil {
+		sr = hcl.RangeOver(*d.Context, hr)
+	}
+	if !snippetTooLong(files, &hr) {
+		jd.Snippet = snippet(f, hr, sr)
+	}
+	return jd
+}
+
+func snippet(f *hcl.File, hr, sr hcl.Range) *jsonSnippet {
+	if sr.Empty() {
+		sr.End.Byte++
+		sr.End.Column++
+	}
+	s := &jsonSnippet{StartLine: sr.Start.Line}
+	if ctx := hcled.ContextString(f, hr.Start.Byte-1); ctx != "" {
+		s.Context = &ctx
+	}
+	var code strings.Builder
+	codeStart := -1
+	sc := hcl.NewRangeScanner(f.Bytes, hr.Filename, bufio.ScanLines)
+	for sc.Scan() {
+		lr := sc.Range()
+		if lr.Overlaps(sr) || (lr.Start.Line == sr.Start.Line) {
+			if codeStart < 0 {
+				codeStart = lr.Start.Byte
+			}
+			code.Write(lr.SliceBytes(f.Bytes))
+			code.WriteByte('\n')
+		}
+	}
+	s.Code = strings.TrimSuffix(code.String(), "\n")
+	if codeStart < 0 {
+		codeStart = 0
+	}
+	clamp := func(n int) int { return max(0, min(n, len(s.Code))) }
+	s.HighlightStartOffset = clamp(hr.Start.Byte - codeStart)
+	s.HighlightEndOffset = clamp(hr.End.Byte - codeStart)
+	return s
+}
+
+// writeJSONValidation prints the validate -json document for diags.
+func writeJSONValidation(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) error {
+	doc := jsonValidation{FormatVersion: "1.0", Diagnostics: []jsonDiagnostic{}}
+	for _, d := range diags {
+		if d.Severity == hcl.DiagWarning {
+			doc.WarningCount++
+		} else {
+			doc.ErrorCount++
+		}
+		doc.Diagnostics = append(doc.Diagnostics, newJSONDiagnostic(d, files))
+	}
+	doc.Valid = doc.ErrorCount == 0
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
 }

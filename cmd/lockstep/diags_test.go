@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+func TestWriteJSONValidation_shape(t *testing.T) {
+	src := []byte("step \"a\" {\n  shell = \"echo ${step.a.output}\"\n}\n")
+	f, diags := hclsyntax.ParseConfig(src, "main.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	subject := hcl.Range{Filename: "main.hcl",
+		Start: hcl.Pos{Line: 2, Column: 19, Byte: 29}, End: hcl.Pos{Line: 2, Column: 32, Byte: 42}}
+	in := hcl.Diagnostics{
+		{Severity: hcl.DiagError, Summary: "Self-referential step", Detail: "Bad.", Subject: &subject},
+		{Severity: hcl.DiagWarning, Summary: "Something odd", Detail: "Odd."},
+	}
+	var buf bytes.Buffer
+	if err := writeJSONValidation(&buf, map[string]*hcl.File{"main.hcl": f}, in); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["valid"] != false || doc["error_count"] != 1.0 || doc["warning_count"] != 1.0 {
+		t.Fatalf("header = %v", doc)
+	}
+	d := doc["diagnostics"].([]any)[0].(map[string]any)
+	rng := d["range"].(map[string]any)
+	start := rng["start"].(map[string]any)
+	snip := d["snippet"].(map[string]any)
+	code := snip["code"].(string)
+	hs, he := int(snip["highlight_start_offset"].(float64)), int(snip["highlight_end_offset"].(float64))
+	switch {
+	case d["severity"] != "error" || d["summary"] != "Self-referential step" || d["detail"] != "Bad.":
+		t.Errorf("diagnostic = %v", d)
+	case rng["filename"] != "main.hcl" || start["line"] != 2.0 || start["column"] != 19.0 || start["byte"] != 29.0:
+		t.Errorf("range = %v", rng)
+	case code != `  shell = "echo ${step.a.output}"` || code[hs:he] != "step.a.output":
+		t.Errorf("snippet code %q highlight %q", code, code[hs:he])
+	case snip["context"] != `step "a"` || snip["start_line"] != 2.0:
+		t.Errorf("snippet = %v", snip)
+	}
+	w := doc["diagnostics"].([]any)[1].(map[string]any)
+	if w["severity"] != "warning" || w["range"] != nil {
+		t.Errorf("warning = %v", w)
+	}
+}
+
+func TestWriteDiagnostics_noColourOffTTY(t *testing.T) {
+	var buf bytes.Buffer
+	writeDiagnostics(&buf, nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Broken", Detail: "It is broken."}})
+	out := buf.String()
+	if !strings.Contains(out, "Error: Broken") || strings.Contains(out, "\x1b[") {
+		t.Fatalf("output %q", out)
+	}
+}
+
+func TestWriteDiagnostics_longLineHasNoSnippet(t *testing.T) {
+	src := []byte("x = " + strings.Repeat("a.", 5000) + "b\ny = 1\n")
+	f := &hcl.File{Bytes: src}
+	long := hcl.Range{Filename: "m.hcl", Start: hcl.Pos{Line: 1, Column: 5, Byte: 4}, End: hcl.Pos{Line: 1, Column: 9, Byte: 8}}
+	short := hcl.Range{Filename: "m.hcl", Start: hcl.Pos{Line: 2, Column: 1, Byte: len(src) - 6}, End: hcl.Pos{Line: 2, Column: 2, Byte: len(src) - 5}}
+	var buf bytes.Buffer
+	files := map[string]*hcl.File{"m.hcl": f}
+	writeDiagnostics(&buf, files, hcl.Diagnostics{
+		{Severity: hcl.DiagError, Summary: "Long", Detail: "Long.", Subject: &long},
+		{Severity: hcl.DiagError, Summary: "Short", Detail: "Short.", Subject: &short},
+	})
+	if out := buf.String(); len(out) > 2000 || !strings.Contains(out, "2: y = 1") {
+		t.Fatalf("output (%d bytes): %.500s", len(out), out)
+	}
+	if d := newJSONDiagnostic(&hcl.Diagnostic{Summary: "Long", Subject: &long}, files); d.Snippet != nil || d.Range == nil {
+		t.Fatalf("JSON diagnostic of a long line: %+v", d)
+	}
+}

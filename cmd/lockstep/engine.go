@@ -1,0 +1,53 @@
+package main
+
+// The constructors of the lock engine's backends and its lease keeper, in one
+// place so that the rest of the CLI codes against lock.Locker alone.
+
+import (
+	"context"
+	"errors"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lockstep-dev/lockstep/lock"
+)
+
+// ownedRedis is the Redis backend together with the client the CLI built for
+// it: Close closes both.
+type ownedRedis struct {
+	*lock.Redis
+	client redis.UniversalClient
+}
+
+func (o ownedRedis) Close() error {
+	return errors.Join(o.Redis.Close(), o.client.Close())
+}
+
+// newRedisLocker wraps client in the Redis backend. The locker owns client and
+// closes it on Close. A key prefix with '{' or '}' is a usage error.
+func newRedisLocker(client redis.UniversalClient, keyPrefix string, logger hclog.Logger) (lock.Locker, error) {
+	if keyPrefix != "" {
+		if err := lock.ValidKeyPrefix(keyPrefix); err != nil {
+			client.Close()
+			return nil, usagef("key_prefix: %v", err)
+		}
+	}
+	r := lock.NewRedis(client, &lock.RedisOptions{KeyPrefix: keyPrefix, Logger: logger})
+	return ownedRedis{r, client}, nil
+}
+
+// newLocalLocker opens the local backend in dir ("" means the per-user
+// default directory).
+func newLocalLocker(dir string, logger hclog.Logger) (lock.Locker, error) {
+	if dir == "" {
+		dir = lock.DefaultLocalDir()
+	}
+	return lock.NewLocal(dir, &lock.LocalOptions{Logger: logger})
+}
+
+// keepLease starts renewing lease every ttl/3 until Stop; Lost is closed
+// when it is lost, never re-acquired.
+func keepLease(ctx context.Context, l lock.Locker, lease *lock.Lease, logger hclog.Logger) *lock.Keeper {
+	return lock.Keep(ctx, l, lease, &lock.KeepOptions{Logger: logger})
+}

@@ -1,0 +1,186 @@
+package config
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+var settingsSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{{Type: "backend", LabelNames: []string{"type"}}},
+}
+
+var redisSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "url"}, {Name: "username"}, {Name: "password"}, {Name: "key_prefix"}, {Name: "db"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "sentinel"}, {Type: "cluster"}, {Type: "tls"}},
+}
+
+var localSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "path"}}}
+
+var sentinelSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "master_name", Required: true}, {Name: "addresses", Required: true},
+		{Name: "username"}, {Name: "password"},
+	},
+}
+
+var clusterSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "addresses", Required: true}}}
+
+var tlsSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "ca_file"}, {Name: "cert_file"}, {Name: "key_file"}, {Name: "server_name"},
+		{Name: "insecure_skip_verify"},
+	},
+}
+
+// backendDecoder evaluates backend attributes to plain values. Only
+// functions are in scope: a backend is chosen before variables exist.
+type backendDecoder struct {
+	ctx   *hcl.EvalContext
+	diags hcl.Diagnostics
+}
+
+func decodeSettings(b *hcl.Block, getenv func(string) string) (*Settings, hcl.Diagnostics) {
+	s := &Settings{DeclRange: b.DefRange}
+	content, diags := b.Body.Content(settingsSchema)
+	for _, bb := range content.Blocks {
+		if s.Backend != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate backend block",
+				Detail:   fmt.Sprintf("The lockstep block may have only one backend; the first was declared at %s.", s.Backend.DeclRange),
+				Subject:  bb.DefRange.Ptr(),
+			})
+			continue
+		}
+		d := &backendDecoder{ctx: &hcl.EvalContext{Functions: Functions(".", getenv)}}
+		s.Backend = d.backend(bb)
+		diags = append(diags, d.diags...)
+	}
+	return s, diags
+}
+
+func (d *backendDecoder) backend(b *hcl.Block) *Backend {
+	be := &Backend{Type: b.Labels[0], DeclRange: b.DefRange}
+	switch be.Type {
+	case "local":
+		c := d.content(b.Body, localSchema)
+		be.Path = d.str(c, "path")
+	case "redis":
+		c := d.content(b.Body, redisSchema)
+		be.URL, be.Username = d.str(c, "url"), d.str(c, "username")
+		be.Password, be.KeyPrefix = d.str(c, "password"), d.str(c, "key_prefix")
+		be.DB = d.integer(c, "db")
+		for _, sub := range c.Blocks {
+			d.redisBlock(be, sub)
+		}
+	default:
+		d.diags = append(d.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Unsupported backend type",
+			Detail:   fmt.Sprintf("The backend type %q is not supported; use \"redis\" or \"local\".%s", be.Type, didYouMean(be.Type, []string{"redis", "local"})),
+			Subject:  labelRange(b).Ptr(),
+		})
+	}
+	return be
+}
+
+func (d *backendDecoder) redisBlock(be *Backend, b *hcl.Block) {
+	switch b.Type {
+	case "sentinel":
+		c := d.content(b.Body, sentinelSchema)
+		be.Sentinel = &Sentinel{
+			MasterName: d.str(c, "master_name"), Addresses: d.strs(c, "addresses"),
+			Username: d.str(c, "username"), Password: d.str(c, "password"),
+		}
+	case "cluster":
+		c := d.content(b.Body, clusterSchema)
+		be.Cluster = &Cluster{Addresses: d.strs(c, "addresses")}
+	case "tls":
+		c := d.content(b.Body, tlsSchema)
+		be.TLS = &TLS{
+			CAFile: d.str(c, "ca_file"), CertFile: d.str(c, "cert_file"), KeyFile: d.str(c, "key_file"),
+			ServerName: d.str(c, "server_name"),
+		}
+		if v := d.value(c, "insecure_skip_verify", cty.Bool); !v.IsNull() {
+			be.TLS.InsecureSkipVerify = v.True()
+		}
+	}
+}
+
+func (d *backendDecoder) content(body hcl.Body, schema *hcl.BodySchema) *hcl.BodyContent {
+	c, diags := body.Content(schema)
+	d.diags = append(d.diags, diags...)
+	return c
+}
+
+// value evaluates attribute name of c as want; null when absent or invalid.
+func (d *backendDecoder) value(c *hcl.BodyContent, name string, want cty.Type) cty.Value {
+	a, ok := c.Attributes[name]
+	if !ok {
+		return cty.NullVal(want)
+	}
+	v, diags := a.Expr.Value(d.ctx)
+	d.diags = append(d.diags, diags...)
+	if diags.HasErrors() {
+		return cty.NullVal(want)
+	}
+	conv, err := convert.Convert(v, want)
+	if err == nil && !conv.IsWhollyKnown() {
+		err = fmt.Errorf("the value is not known")
+	}
+	if err != nil {
+		d.diags = append(d.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Incorrect attribute value type",
+			Detail:   fmt.Sprintf("The %s attribute must be a %s: %s.", name, want.FriendlyName(), errText(err)),
+			Subject:  a.Expr.Range().Ptr(),
+		})
+		return cty.NullVal(want)
+	}
+	return conv
+}
+
+func (d *backendDecoder) str(c *hcl.BodyContent, name string) string {
+	if v := d.value(c, name, cty.String); !v.IsNull() {
+		return v.AsString()
+	}
+	return ""
+}
+
+func (d *backendDecoder) strs(c *hcl.BodyContent, name string) []string {
+	v := d.value(c, name, cty.List(cty.String))
+	if v.IsNull() {
+		return nil
+	}
+	var out []string
+	for _, e := range v.AsValueSlice() {
+		if !e.IsNull() {
+			out = append(out, e.AsString())
+		}
+	}
+	return out
+}
+
+func (d *backendDecoder) integer(c *hcl.BodyContent, name string) int {
+	v := d.value(c, name, cty.Number)
+	if v.IsNull() {
+		return 0
+	}
+	bf := v.AsBigFloat()
+	n, acc := bf.Int64()
+	if !bf.IsInt() || acc != 0 || n < 0 || n > 1<<16 {
+		d.diags = append(d.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid database number",
+			Detail:   "The db attribute must be a whole number from 0 upwards.",
+			Subject:  c.Attributes[name].Expr.Range().Ptr(),
+		})
+		return 0
+	}
+	return int(n)
+}

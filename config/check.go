@@ -1,0 +1,354 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// checker runs the static analysis of a decoded workflow. Expressions with a
+// reference or function error are marked bad and not evaluated, so one
+// mistake gives one diagnostic.
+type checker struct {
+	w     *Workflow
+	bad   map[hcl.Expression]bool
+	vars  map[hcl.Expression][]hcl.Traversal // each checked expression's references
+	diags hcl.Diagnostics
+}
+
+// refContext says where an expression sits, which decides what it may use.
+type refContext struct {
+	what      string // "local value", "step", "output", "variable validation", "for_each"
+	step      *Step  // the enclosing step, if any
+	variable  string // the variable a validation belongs to
+	allowEach bool
+}
+
+// check runs every static check on w and records each step's dependencies.
+func (w *Workflow) check(getenv func(string) string) hcl.Diagnostics {
+	c := &checker{w: w, bad: map[hcl.Expression]bool{}, vars: map[hcl.Expression][]hcl.Traversal{}}
+	for _, name := range sortedKeys(w.Locals) {
+		c.expr(w.Locals[name].Expr, refContext{what: "local value"})
+	}
+	for _, name := range sortedKeys(w.Steps) {
+		s := w.Steps[name]
+		c.dependsOn(s)
+		c.expr(s.ForEach, refContext{what: "for_each", step: s})
+		for _, e := range s.Expressions() {
+			if e != s.ForEach {
+				c.expr(e, refContext{what: "step", step: s, allowEach: s.ForEach != nil})
+			}
+		}
+	}
+	for _, name := range sortedKeys(w.Outputs) {
+		c.expr(w.Outputs[name].Value, refContext{what: "output"})
+	}
+	for _, name := range sortedKeys(w.Variables) {
+		for _, v := range w.Variables[name].Validations {
+			c.expr(v.Condition, refContext{what: "variable validation", variable: name})
+			c.expr(v.ErrorMessage, refContext{what: "variable validation", variable: name})
+		}
+	}
+	w.computeDeps(func(e hcl.Expression) []hcl.Traversal {
+		if trs, ok := c.vars[e]; ok {
+			return trs
+		}
+		return e.Variables()
+	})
+	c.stepCycles()
+	c.localCycles()
+	c.diags = append(c.diags, c.typesWithDeadline(getenv)...)
+	sortDiags(c.diags)
+	return c.diags
+}
+
+// checkTimeout bounds the evaluation part of the checks. HCL has no
+// evaluation budget, and nested for expressions over ranges can take
+// arbitrarily long; past the deadline Load reports instead of hanging.
+var checkTimeout = 10 * time.Second
+
+// typesWithDeadline runs the type checks on a goroutine of their own, which
+// only reads the workflow, and abandons them after checkTimeout.
+func (c *checker) typesWithDeadline(getenv func(string) string) hcl.Diagnostics {
+	tc := &checker{w: c.w, bad: c.bad}
+	done := make(chan hcl.Diagnostics, 1)
+	stop := new(atomic.Bool)
+	go func() {
+		done <- safely("type-checking", func() hcl.Diagnostics {
+			tc.types(getenv, stop)
+			return tc.diags
+		})
+	}()
+	timer := time.NewTimer(checkTimeout)
+	defer timer.Stop()
+	select {
+	case d := <-done:
+		return d
+	case <-timer.C:
+		stop.Store(true)
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Workflow too expensive to check",
+			Detail: fmt.Sprintf("Evaluating the workflow's expressions took longer than %s. An expression probably "+
+				"builds a huge value, for example nested for expressions over large ranges.", checkTimeout),
+		}}
+	}
+}
+
+// sortDiags orders diagnostics by file and position, stably, so output is
+// deterministic whatever order the checks ran in.
+func sortDiags(diags hcl.Diagnostics) {
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i].Subject, diags[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a == nil && b != nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		}
+		return a.Start.Byte < b.Start.Byte
+	})
+}
+
+func (c *checker) errorf(rng hcl.Range, summary, format string, args ...any) {
+	c.diags = append(c.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  summary,
+		Detail:   fmt.Sprintf(format, args...),
+		Subject:  rng.Ptr(),
+	})
+}
+
+func (c *checker) dependsOn(s *Step) {
+	for _, tr := range s.DependsOn {
+		r := parseRef(tr)
+		switch _, ok := c.w.Steps[r.name]; {
+		case r.name == s.Name:
+			c.errorf(r.rng, "Self-referential step", "The step %q depends on itself.", s.Name)
+		case !ok:
+			c.errorf(r.rng, "Reference to undeclared step",
+				"No step named %q is declared in this workflow.%s", r.name, didYouMean(r.name, sortedKeys(c.w.Steps)))
+		}
+	}
+}
+
+// expr checks the references and function calls of e; a nil e is fine.
+func (c *checker) expr(e hcl.Expression, ctx refContext) {
+	if e == nil {
+		return
+	}
+	n := len(c.diags)
+	trs := e.Variables()
+	c.vars[e] = trs
+	for _, tr := range trs {
+		c.ref(parseRef(tr), ctx)
+	}
+	c.functions(e)
+	if len(c.diags) > n {
+		c.bad[e] = true
+	}
+}
+
+var (
+	funcNamesOnce sync.Once
+	funcNames     map[string]bool
+	funcList      []string
+)
+
+func knownFunction(name string) (bool, []string) {
+	funcNamesOnce.Do(func() {
+		funcNames = map[string]bool{}
+		for n := range Functions(".", func(string) string { return "" }) {
+			funcNames[n] = true
+		}
+		funcList = sortedKeys(funcNames)
+	})
+	return funcNames[name], funcList
+}
+
+// functions reports calls to unknown functions in native-syntax expressions
+// (JSON expressions are caught when they are evaluated).
+func (c *checker) functions(e hcl.Expression) {
+	node, ok := e.(hclsyntax.Node)
+	if !ok {
+		return
+	}
+	hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
+		call, ok := n.(*hclsyntax.FunctionCallExpr)
+		if !ok {
+			return nil
+		}
+		if known, all := knownFunction(call.Name); !known {
+			c.errorf(call.NameRange, "Call to unknown function",
+				"There is no function named %q.%s", call.Name, didYouMean(call.Name, all))
+		}
+		return nil
+	})
+}
+
+var rootNames = []string{"var", "local", "step", "each", "path"}
+
+func (c *checker) ref(r ref, ctx refContext) {
+	switch r.root {
+	case "var":
+		c.varRef(r, ctx)
+	case "local":
+		if ctx.what == "variable validation" {
+			c.errorf(r.rng, "Invalid reference in variable validation",
+				"A validation rule of the variable %q may refer only to var.%s; local values are not known yet when variables are checked.",
+				ctx.variable, ctx.variable)
+			return
+		}
+		c.named(r, "local value", "local", c.w.Locals[r.name] != nil, func() []string { return sortedKeys(c.w.Locals) })
+	case "step":
+		c.stepRef(r, ctx)
+	case "each":
+		c.eachRef(r, ctx)
+	case "path":
+		if r.name != "root" && r.name != "cwd" {
+			c.errorf(r.rng, "Invalid path attribute",
+				"The path object has only the attributes root (the workflow directory) and cwd (the current directory).%s",
+				didYouMean(r.name, []string{"root", "cwd"}))
+		}
+	default:
+		c.errorf(r.rng, "Unknown reference",
+			"There is no object named %q. References start with var., local., step., each. or path.%s",
+			r.root, didYouMean(r.root, rootNames))
+	}
+}
+
+func (c *checker) varRef(r ref, ctx refContext) {
+	if !c.named(r, "variable", "var", c.w.Variables[r.name] != nil, func() []string { return sortedKeys(c.w.Variables) }) {
+		return
+	}
+	if ctx.what == "variable validation" && r.name != ctx.variable {
+		c.errorf(r.rng, "Invalid reference in variable validation",
+			"A validation rule of the variable %q may refer only to var.%s, not to var.%s.", ctx.variable, ctx.variable, r.name)
+	}
+}
+
+// named checks a var.NAME or local.NAME reference; it reports and returns
+// false when the name is missing or undeclared.
+func (c *checker) named(r ref, kind, root string, ok bool, declared func() []string) bool {
+	if r.name == "" {
+		c.errorf(r.rng, "Invalid reference",
+			"The %s object cannot be used on its own; refer to one %s by name, such as %s.name.", root, kind, root)
+		return false
+	}
+	if !ok {
+		c.errorf(r.nameR, "Reference to undeclared "+kind,
+			"No %s named %q is declared in this workflow.%s", kind, r.name, didYouMean(r.name, declared()))
+		return false
+	}
+	return true
+}
+
+func (c *checker) stepRef(r ref, ctx refContext) {
+	switch ctx.what {
+	case "local value", "variable validation":
+		c.errorf(r.rng, "Invalid reference in "+ctx.what,
+			"A %s is evaluated before any step runs, so it cannot refer to step results.", ctx.what)
+		return
+	}
+	if !c.named(r, "step", "step", c.w.Steps[r.name] != nil, func() []string { return sortedKeys(c.w.Steps) }) {
+		return
+	}
+	target := c.w.Steps[r.name]
+	if ctx.step != nil && r.name == ctx.step.Name {
+		c.errorf(r.rng, "Self-referential step",
+			"The step %q refers to its own result, which does not exist until it has run.", r.name)
+		return
+	}
+	switch {
+	case r.index && target.ForEach == nil:
+		c.errorf(r.rng, "Unexpected step instance key",
+			"The step %q has no for_each, so it has no instances to index; use step.%s.ATTR.", r.name, r.name)
+	case !r.index && r.attr != "" && target.ForEach != nil:
+		c.errorf(r.rng, "Missing step instance key",
+			"The step %q has for_each, so its results must be addressed by key, such as step.%s[\"key\"].%s.",
+			r.name, r.name, r.attr)
+	case r.attr != "" && !contains(StepAttributes, r.attr):
+		c.errorf(r.rng, "Invalid step attribute",
+			"A step result has only the attributes status, exit_code and output; %q is not one of them.%s",
+			r.attr, didYouMean(r.attr, StepAttributes))
+	}
+}
+
+func (c *checker) eachRef(r ref, ctx refContext) {
+	switch {
+	case ctx.what == "for_each":
+		c.errorf(r.rng, "Invalid reference in for_each",
+			"The for_each argument decides the instances, so it cannot refer to each, which exists only inside them.")
+	case !ctx.allowEach:
+		where := map[string]string{
+			"step": "a step without for_each", "output": "an output", "local value": "a local value",
+			"variable validation": "a variable validation",
+		}[ctx.what]
+		c.errorf(r.rng, `Reference to "each" outside for_each`,
+			"The each object exists only in a step that sets for_each; this reference is in %s.", where)
+	case r.name != "key" && r.name != "value":
+		c.errorf(r.rng, "Invalid each attribute",
+			"The each object has only the attributes key and value.%s", didYouMean(r.name, []string{"key", "value"}))
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// stepCycles reports every cycle among steps, naming each member.
+func (c *checker) stepCycles() {
+	for _, cyc := range cycles(c.w.deps) {
+		ranges := make([]hcl.Range, len(cyc))
+		for i, n := range cyc {
+			ranges[i] = c.w.Steps[n].DeclRange
+		}
+		c.cycle("steps", "step.", "run", cyc, ranges)
+	}
+}
+
+func (c *checker) localCycles() {
+	for _, cyc := range cycles(c.w.localDeps()) {
+		ranges := make([]hcl.Range, len(cyc))
+		for i, n := range cyc {
+			ranges[i] = c.w.Locals[n].DeclRange
+			c.bad[c.w.Locals[n].Expr] = true
+		}
+		c.cycle("local values", "local.", "be evaluated", cyc, ranges)
+	}
+	for _, name := range sortedKeys(c.w.Locals) {
+		l := c.w.Locals[name]
+		for _, tr := range l.Expr.Variables() {
+			if r := parseRef(tr); r.root == "local" && r.name == name {
+				c.errorf(r.rng, "Self-referential local value", "The local value %q refers to itself.", name)
+				c.bad[l.Expr] = true
+			}
+		}
+	}
+}
+
+func (c *checker) cycle(kind, prefix, verb string, names []string, ranges []hcl.Range) {
+	first := 0
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s%s (%s)", prefix, n, ranges[i])
+		a, b := ranges[i], ranges[first]
+		if a.Filename < b.Filename || (a.Filename == b.Filename && a.Start.Byte < b.Start.Byte) {
+			first = i
+		}
+	}
+	c.errorf(ranges[first], "Dependency cycle between "+kind,
+		"These %s depend on each other, so none of them can %s first: %s. "+
+			"Remove a reference or a depends_on entry to break the cycle.", kind, verb, strings.Join(parts, ", "))
+}

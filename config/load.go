@@ -1,0 +1,240 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	hcljson "github.com/hashicorp/hcl/v2/json"
+)
+
+// MaxFileSize is the largest workflow file Load accepts, in bytes.
+const MaxFileSize = 10 << 20
+
+// Load reads a workflow from path: a directory (every *.hcl and *.hcl.json file
+// directly inside it, in lexical order, hidden files skipped) or a single file.
+// It decodes every block and runs every static check (unknown blocks and
+// attributes, literal types, durations, references, functions, cycles), keeping
+// going after errors so that one run reports every problem. The returned
+// Workflow is non-nil whenever any file parsed, even with error diagnostics, so
+// its Files can be used to print snippets; when a file has syntax errors only
+// those are reported and the Workflow holds nothing but Dir and Files.
+// Diagnostics come sorted by file and position. It never panics on hostile
+// input: files over MaxFileSize and files nested deeper than MaxNesting are
+// refused before HCL sees them, and evaluation that takes too long is
+// abandoned with a diagnostic.
+func Load(path string, opts *LoadOptions) (*Workflow, hcl.Diagnostics) {
+	if opts == nil {
+		opts = &LoadOptions{}
+	}
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	dir, names, diags := workflowFiles(path)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	fsys := os.DirFS(dir)
+	single := !isDir(path)
+	var srcs []source
+	for _, name := range names {
+		display := filepath.Join(path, name)
+		if single {
+			display = path
+		}
+		src, d := readCapped(fsys, name, display)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			srcs = append(srcs, source{name: display, src: src})
+		}
+	}
+	w, d := loadSources(abs, srcs, getenv)
+	return w, append(diags, d...)
+}
+
+// source is one workflow file's bytes and the name diagnostics use for it.
+type source struct {
+	name string
+	src  []byte
+}
+
+// loadSources parses, decodes and checks a workflow made of srcs. When any
+// file fails to parse, only the parse errors are reported: decoding a partial
+// file would add confusing follow-on errors.
+func loadSources(dir string, srcs []source, getenv func(string) string) (*Workflow, hcl.Diagnostics) {
+	w := &Workflow{
+		Dir:       dir,
+		Files:     map[string]*hcl.File{},
+		Variables: map[string]*Variable{},
+		Locals:    map[string]*Local{},
+		Steps:     map[string]*Step{},
+		Outputs:   map[string]*Output{},
+	}
+	var diags hcl.Diagnostics
+	var bodies []hcl.Body
+	for _, s := range srcs {
+		f, d := ParseSource(s.src, s.name)
+		diags = append(diags, d...)
+		if f != nil && f.Body != nil {
+			w.Files[s.name] = f
+			bodies = append(bodies, f.Body)
+		}
+	}
+	if len(w.Files) == 0 {
+		return nil, diags
+	}
+	if diags.HasErrors() {
+		return w, diags
+	}
+	diags = append(diags, safely("decoding", func() hcl.Diagnostics {
+		var d hcl.Diagnostics
+		for _, b := range bodies {
+			d = append(d, w.decodeBody(b, getenv)...)
+		}
+		return d
+	})...)
+	diags = append(diags, safely("checking", func() hcl.Diagnostics {
+		return w.check(getenv)
+	})...)
+	sortDiags(diags)
+	return w, diags
+}
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
+}
+
+// workflowFiles returns the directory to read from and the file names in it
+// that make up the workflow.
+func workflowFiles(path string) (string, []string, hcl.Diagnostics) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot read workflow",
+			Detail:   fmt.Sprintf("The workflow path %q cannot be read: %s.", path, errText(err)),
+		}}
+	}
+	if !st.IsDir() {
+		return filepath.Dir(path), []string{filepath.Base(path)}, nil
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return "", nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot read workflow directory",
+			Detail:   fmt.Sprintf("The directory %q cannot be listed: %s.", path, errText(err)),
+		}}
+	}
+	var names []string
+	for _, e := range entries {
+		n := e.Name()
+		if strings.HasPrefix(n, ".") || e.IsDir() {
+			continue
+		}
+		if strings.HasSuffix(n, ".hcl") || strings.HasSuffix(n, ".hcl.json") {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return "", nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "No workflow files",
+			Detail:   fmt.Sprintf("The directory %q contains no *.hcl or *.hcl.json files.", path),
+		}}
+	}
+	return path, names, nil
+}
+
+// ParseSource parses one file's bytes the way Load does (size and nesting
+// checks first), choosing JSON syntax when filename ends in ".json". It is
+// what fmt and var-file reading use.
+func ParseSource(src []byte, filename string) (*hcl.File, hcl.Diagnostics) {
+	if len(src) > MaxFileSize {
+		return nil, hcl.Diagnostics{tooLarge(filename, int64(len(src)))}
+	}
+	if d := checkNesting(src, filename); d != nil {
+		return nil, hcl.Diagnostics{d}
+	}
+	var f *hcl.File
+	diags := safely("parsing", func() hcl.Diagnostics {
+		var d hcl.Diagnostics
+		if strings.HasSuffix(filename, ".json") {
+			f, d = hcljson.Parse(src, filename)
+		} else {
+			f, d = hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+		}
+		return d
+	})
+	return f, diags
+}
+
+func readCapped(fsys fs.FS, name, display string) ([]byte, hcl.Diagnostics) {
+	fh, err := fsys.Open(name)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read file",
+			Detail: fmt.Sprintf("The file %s cannot be read: %s.", display, errText(err))}}
+	}
+	defer fh.Close()
+	if st, err := fh.Stat(); err == nil && st.Size() > MaxFileSize {
+		return nil, hcl.Diagnostics{tooLarge(display, st.Size())}
+	}
+	src, err := io.ReadAll(io.LimitReader(fh, MaxFileSize+1))
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read file",
+			Detail: fmt.Sprintf("The file %s cannot be read: %s.", display, errText(err))}}
+	}
+	if len(src) > MaxFileSize {
+		return nil, hcl.Diagnostics{tooLarge(display, int64(len(src)))}
+	}
+	return src, nil
+}
+
+func tooLarge(display string, size int64) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Workflow file too large",
+		Detail: fmt.Sprintf("The file %s is %d bytes; workflow files may be at most %d bytes (10 MB).",
+			display, size, MaxFileSize),
+		Subject: &hcl.Range{Filename: display, Start: hcl.InitialPos, End: hcl.InitialPos},
+	}
+}
+
+// safely runs f and turns a panic into an error diagnostic, so that a bug
+// reachable from hostile input reports instead of crashing.
+func safely(what string, f func() hcl.Diagnostics) (diags hcl.Diagnostics) {
+	defer func() {
+		if r := recover(); r != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Internal error",
+				Detail: fmt.Sprintf("lockstep failed while %s the workflow (%v). This is a bug in lockstep; "+
+					"please report it with the workflow that caused it.", what, r),
+			})
+		}
+	}()
+	return f()
+}
+
+// errText is err's message without a trailing period, for embedding in a sentence.
+func errText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return strings.TrimSuffix(err.Error(), ".")
+}

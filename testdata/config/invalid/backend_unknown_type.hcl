@@ -1,0 +1,5 @@
+lockstep {
+  backend "consul" { # ERROR: Unsupported backend type
+  }
+}
+step "a" { shell = "true" }

@@ -1,0 +1,6 @@
+step "a" {
+  shell = "true"
+  check {
+    command = "test -f x" # ERROR: Incorrect value type
+  }
+}

@@ -1,0 +1,6 @@
+step "a" {
+  shell = "true"
+  check {
+    condition = "maybe" # ERROR: Incorrect value type
+  }
+}

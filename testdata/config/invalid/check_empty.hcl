@@ -1,0 +1,5 @@
+step "a" {
+  shell = "true"
+  check { # ERROR: Empty check block
+  }
+}

@@ -1,0 +1,4 @@
+step "a" {
+  command = ["true"]
+  shell   = "true" # ERROR: Conflicting command and shell
+}

@@ -1,0 +1,3 @@
+step "a" {
+  command = "echo hi" # ERROR: Incorrect value type
+}

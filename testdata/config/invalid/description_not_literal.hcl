@@ -1,0 +1,5 @@
+variable "v" { default = "x" }
+step "a" {
+  description = var.v # ERROR: Variables not allowed
+  shell       = "true"
+}

@@ -1,0 +1,3 @@
+lockstep {}
+lockstep {} # ERROR: Duplicate lockstep block
+step "a" { shell = "true" }

@@ -1,0 +1,2 @@
+step "a" { shell = "true" }
+step "a" { shell = "false" } # ERROR: Duplicate step declaration

@@ -1,0 +1,4 @@
+step "a" {
+  shell = "true"
+  env   = ["A=1"] # ERROR: Incorrect value type
+}

@@ -1,0 +1,3 @@
+step "a" {
+  shell = upper("a", "b") # ERROR: Too many function arguments
+}

@@ -1,0 +1,3 @@
+step "a" {
+  shell = "cd ${path.module}" # ERROR: Invalid path attribute
+}

@@ -1,0 +1,3 @@
+step "9lives" { # ERROR: Invalid step name
+  shell = "true"
+}

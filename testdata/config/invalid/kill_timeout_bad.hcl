@@ -1,0 +1,4 @@
+step "a" {
+  shell        = "true"
+  kill_timeout = "soon" # ERROR: Invalid duration
+}

@@ -1,0 +1,7 @@
+step "a" {
+  shell = "true"
+  lock {
+    key   = "k"
+    limit = "two" # ERROR: Incorrect value type
+  }
+}

@@ -1,0 +1,6 @@
+step "a" {
+  shell = "true"
+  lock { # ERROR: Missing required argument
+    ttl = "5s"
+  }
+}

@@ -1,0 +1,7 @@
+step "fan" {
+  for_each = toset(["x", "y"])
+  shell    = "echo ${each.key}"
+}
+step "a" {
+  shell = step.fan.output # ERROR: Missing step instance key
+}

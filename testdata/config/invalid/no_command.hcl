@@ -1,0 +1,3 @@
+step "a" { # ERROR: Missing command
+  description = "does nothing"
+}

@@ -1,0 +1,7 @@
+step "a" {
+  shell = "true"
+  once {
+    key = "k"
+    ttl = "forever" # ERROR: Invalid duration
+  }
+}

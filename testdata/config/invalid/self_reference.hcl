@@ -1,0 +1,3 @@
+step "a" {
+  shell = "echo ${step.a.output}" # ERROR: Self-referential step
+}

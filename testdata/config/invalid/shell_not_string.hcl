@@ -1,0 +1,3 @@
+step "a" {
+  shell = ["echo", "hi"] # ERROR: Incorrect value type
+}

@@ -1,0 +1,4 @@
+step "a" { shell = "true" }
+step "b" {
+  shell = step.a.exit_code + "x" # ERROR: Invalid operand
+}

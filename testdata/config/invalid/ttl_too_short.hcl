@@ -1,0 +1,7 @@
+step "a" {
+  shell = "true"
+  lock {
+    key = "k"
+    ttl = "500ms" # ERROR: Duration too short
+  }
+}

@@ -1,0 +1,4 @@
+step "a" {
+  shell      = "true"
+  depends_on = [step.b] # ERROR: Reference to undeclared step
+}

@@ -1,0 +1,3 @@
+resource "x" "y" {} # ERROR: Unsupported block type
+
+step "a" { shell = "true" }

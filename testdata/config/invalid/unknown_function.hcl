@@ -1,0 +1,3 @@
+step "a" {
+  shell = uper("echo hi") # ERROR: Call to unknown function
+}

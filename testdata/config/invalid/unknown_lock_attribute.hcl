@@ -1,0 +1,7 @@
+step "a" {
+  shell = "true"
+  lock {
+    key  = "k"
+    tll  = "5s" # ERROR: Unsupported argument
+  }
+}

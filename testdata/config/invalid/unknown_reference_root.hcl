@@ -1,0 +1,3 @@
+step "a" {
+  shell = "echo ${vars.env}" # ERROR: Unknown reference
+}

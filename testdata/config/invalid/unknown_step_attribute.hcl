@@ -1,0 +1,4 @@
+step "a" {
+  shell   = "true"
+  comand  = ["x"] # ERROR: Unsupported argument
+}

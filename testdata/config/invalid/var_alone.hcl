@@ -1,0 +1,4 @@
+variable "v" { default = "x" }
+step "a" {
+  shell = jsonencode(var) # ERROR: Invalid reference
+}

@@ -1,0 +1,5 @@
+variable "n" {
+  type    = number
+  default = "many" # ERROR: Invalid default value for variable
+}
+step "a" { shell = "true" }

@@ -1,0 +1,4 @@
+variable "n" {
+  type = strang # ERROR: Invalid type specification
+}
+step "a" { shell = "true" }
