@@ -582,3 +582,21 @@ func TestFormatValue_stringsAreJSON(t *testing.T) {
 		t.Errorf("tuple: %s", got)
 	}
 }
+
+func TestRun_sensitiveForEachRejected(t *testing.T) {
+	wf := loadWorkflow(t, `
+variable "hosts" {
+  type      = set(string)
+  sensitive = true
+}
+step "s" {
+  for_each = var.hosts
+  command  = ["echo", each.key]
+}
+`)
+	res, _ := runWorkflow(t, wf, newMemLocker(), runSetup{vars: map[string]cty.Value{"hosts": cty.SetVal([]cty.Value{cty.StringVal("hunter2")})}})
+	in := wantStatus(t, res, "step.s", StatusFailed, ReasonEval)
+	if strings.Contains(in.Err.Error(), "hunter2") {
+		t.Errorf("error shows the secret: %v", in.Err)
+	}
+}
