@@ -1,0 +1,73 @@
+package lock_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lockstep-dev/lockstep/lock"
+	"github.com/lockstep-dev/lockstep/lock/locktest"
+)
+
+// TestSentinel_failover holds a lock through a Sentinel-aware universal client
+// while the primary fails over to its replica, and measures what happens to
+// it. Replication is asynchronous, so survival is not promised; what must hold
+// is that the keeper never believes in a lock the new primary does not have,
+// and that the client follows the new primary.
+func TestSentinel_failover(t *testing.T) {
+	const ttl = 3 * time.Second
+	s := locktest.StartSentinel(t)
+	client := redis.NewUniversalClient(&redis.UniversalOptions{MasterName: s.MasterName, Addrs: s.Addrs(), DisableIdentity: true})
+	t.Cleanup(func() { client.Close() })
+	l := lock.NewRedis(client, nil)
+	t.Cleanup(func() { l.Close() })
+	ctx := context.Background()
+
+	lease := acquire(t, l, "db/failover", ttl)
+	k := keep(t, l, lease)
+	waitRenewals(t, k, 1, 2*ttl)
+
+	start := time.Now()
+	newPrimary := s.Failover()
+	failover := time.Since(start)
+
+	// The client follows: a new lock lands on the new primary.
+	var other *lock.Lease
+	waitUntil(t, 15*time.Second, "an acquire on the new primary", func() bool {
+		var err error
+		other, err = l.Acquire(ctx, lock.Request{Key: "db/after-failover", TTL: ttl})
+		return err == nil
+	})
+	follow := time.Since(start)
+	newAdmin := admin(t, newPrimary)
+	if n := len(lockKeys(t, newAdmin)); n == 0 {
+		t.Fatalf("after failover the new primary %s has no lock keys", newPrimary)
+	}
+	if err := l.Release(ctx, other.Key, other.Token); err != nil {
+		t.Fatal(err)
+	}
+
+	// Let the keeper run a few renewals against the new primary.
+	waitRenewals(t, k, k.Renewals()+3, 3*ttl)
+	lost := isClosed(k.Lost())
+	checkErr := l.Check(ctx, lease.Key, lease.Token)
+	survived := checkErr == nil
+	t.Logf("sentinel-failover: sentinel switched in %s; client acquired on the new primary %s after the failover began",
+		failover.Round(time.Millisecond), follow.Round(time.Millisecond))
+	t.Logf("sentinel-failover: lock survived on the new primary: %v; keeper reported loss: %v (err %v)", survived, lost, k.Err())
+	if !survived && !lost {
+		t.Fatalf("the lock is gone from the new primary (%v) but the keeper did not report loss", checkErr)
+	}
+	if survived && lost {
+		t.Logf("sentinel-failover: the keeper gave the lease up although it survived (safe, but a false loss)")
+	}
+	if survived {
+		_, err := l.Acquire(ctx, lock.Request{Key: lease.Key, TTL: ttl})
+		if !errors.Is(err, lock.ErrBusy) {
+			t.Fatalf("a second holder after failover: %v, want ErrBusy", err)
+		}
+	}
+}
