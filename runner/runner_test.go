@@ -600,3 +600,27 @@ step "s" {
 		t.Errorf("error shows the secret: %v", in.Err)
 	}
 }
+
+func TestRun_semaphoreBoundsForEach(t *testing.T) {
+	wf := loadWorkflow(t, `
+step "restart" {
+  for_each = toset(["n1", "n2", "n3", "n4", "n5", "n6"])
+  lock "fleet" {
+    key   = "fleet/restart"
+    limit = 2
+  }
+  lock "node" {
+    key = "node/${each.key}"
+  }
+  shell = "sleep 0.05"
+}
+`)
+	m := newMemLocker()
+	res, _ := runWorkflow(t, wf, m, runSetup{})
+	if res.Outcome != OutcomeSucceeded || len(res.Instances) != 6 {
+		t.Fatalf("outcome %v with %d instances", res.Outcome, len(res.Instances))
+	}
+	if got := m.maxHeld["fleet/restart"]; got != 2 {
+		t.Errorf("the fleet semaphore had at most %d holders, want exactly 2", got)
+	}
+}
