@@ -73,7 +73,7 @@ func unhex(c byte) int {
 // redisKeys are the Redis keys of one lock; all share the hash tag {enc(key)}.
 type redisKeys struct {
 	user  string   // the user's key
-	all   []string // holders, meta, fence, queue, waiters: the scripts' KEYS
+	all   []string // holders, fence, queue, waiters: the scripts' KEYS
 	chan_ string   // prefix of the waiters' channels
 }
 
@@ -81,7 +81,7 @@ func (r *Redis) lockKeys(key string) redisKeys {
 	base := r.prefix + "{" + EncodeKey(key) + "}:"
 	return redisKeys{
 		user:  key,
-		all:   []string{base + "holders", base + "meta", base + "fence", base + "queue", base + "waiters"},
+		all:   []string{base + "holders", base + "fence", base + "queue", base + "waiters"},
 		chan_: base + "w:",
 	}
 }

@@ -38,7 +38,7 @@ func TestRedis_cluster(t *testing.T) {
 		}
 		enc := lock.EncodeKey(key)
 		slot := c.ClusterKeySlot(ctx, "lockstep:{"+enc+"}:holders").Val()
-		for _, suffix := range []string{"meta", "fence", "queue", "waiters"} {
+		for _, suffix := range []string{"fence", "queue", "waiters"} {
 			if s := c.ClusterKeySlot(ctx, "lockstep:{"+enc+"}:"+suffix).Val(); s != slot {
 				t.Fatalf("key %q: %s in slot %d, holders in %d", key, suffix, s, slot)
 			}

@@ -2,7 +2,7 @@
 -- Returns the number of live holders removed.
 local now = now_ms()
 prune(now)
-local n = redis.call('ZCARD', K_HOLDERS)
-redis.call('DEL', K_HOLDERS, K_META)
+local n = redis.call('HLEN', K_HOLDERS)
+redis.call('DEL', K_HOLDERS)
 grant(now, ARGV[1])
 return n

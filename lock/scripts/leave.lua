@@ -6,9 +6,7 @@ local now = now_ms()
 if redis.call('HDEL', K_WAITERS, id) == 1 then
   redis.call('LREM', K_QUEUE, 1, id)
 end
-if redis.call('ZREM', K_HOLDERS, token) == 1 then
-  redis.call('HDEL', K_META, token)
-end
+redis.call('HDEL', K_HOLDERS, token)
 prune(now)
 grant(now, chan)
 return holders_info(now)

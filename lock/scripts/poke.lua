@@ -3,10 +3,10 @@
 -- message was lost), {0} while still queued (refreshing the queue's expiry),
 -- {-1} when no longer queued or first in line (the waiter must run acquire
 -- again: it prunes, serves and schedules the head's wake-up).
-local s = redis.call('ZSCORE', K_HOLDERS, ARGV[1])
-if s and tonumber(s) > now_ms() then
-  local fence = split4(redis.call('HGET', K_META, ARGV[1]))
-  return {1, tonumber(fence)}
+local v = redis.call('HGET', K_HOLDERS, ARGV[1])
+if v then
+  local d, fence = string.match(v, '^(%d+)|(%d+)|')
+  if tonumber(d) > now_ms() then return {1, tonumber(fence)} end
 end
 if redis.call('LINDEX', K_QUEUE, 0) ~= ARGV[2] and redis.call('HEXISTS', K_WAITERS, ARGV[2]) == 1 then
   redis.call('PEXPIRE', K_QUEUE, ARGV[3])

@@ -6,6 +6,11 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- deadline reads the lease deadline (server ms) of a holder record.
+local function deadline(v)
+  return tonumber(string.match(v, '^%d+'))
+end
+
 -- next_fence increments the fencing counter. A missing counter (a new key,
 -- or one Redis lost) starts at the server's time in ms x 1000, so fences keep
 -- growing across data loss while clocks move forward and a key is taken
@@ -21,26 +26,39 @@ end
 
 -- prune forgets holders whose lease ran out.
 local function prune(now)
-  local dead = redis.call('ZRANGEBYSCORE', K_HOLDERS, '-inf', now)
+  local all = redis.call('HGETALL', K_HOLDERS)
+  local dead = {}
+  for i = 1, #all, 2 do
+    if deadline(all[i + 1]) <= now then dead[#dead + 1] = all[i] end
+  end
   if #dead > 0 then
-    redis.call('ZREMRANGEBYSCORE', K_HOLDERS, '-inf', now)
-    redis.call('HDEL', K_META, unpack(dead))
+    redis.call('HDEL', K_HOLDERS, unpack(dead))
   end
 end
 
--- extend keeps the holder keys alive until the last lease ends.
+-- extend keeps the holders key alive until the last lease ends.
 local function extend(now)
-  local top = redis.call('ZRANGE', K_HOLDERS, -1, -1, 'WITHSCORES')
-  if #top == 2 then
-    local ms = tonumber(top[2]) - now
-    redis.call('PEXPIRE', K_HOLDERS, ms)
-    redis.call('PEXPIRE', K_META, ms)
+  local last
+  for _, v in ipairs(redis.call('HVALS', K_HOLDERS)) do
+    local d = deadline(v)
+    if not last or d > last then last = d end
   end
+  if last then redis.call('PEXPIRE', K_HOLDERS, last - now) end
+end
+
+-- first_end is the time until the first live lease ends, -1 when none.
+local function first_end(now)
+  local first
+  for _, v in ipairs(redis.call('HVALS', K_HOLDERS)) do
+    local d = deadline(v)
+    if d > now and (not first or d < first) then first = d end
+  end
+  if first then return first - now end
+  return -1
 end
 
 local function take(token, ttl, limit, info, fence, now)
-  redis.call('ZADD', K_HOLDERS, now + ttl, token)
-  redis.call('HSET', K_META, token, string.format('%d', fence) .. '|' .. now .. '|' .. limit .. '|' .. info)
+  redis.call('HSET', K_HOLDERS, token, string.format('%d|%d|%d|', now + ttl, fence, now) .. limit .. '|' .. info)
   extend(now)
 end
 
@@ -63,7 +81,7 @@ local function grant(now, chan)
     local w = redis.call('HGET', K_WAITERS, id)
     if w then
       local token, ttl, limit, info = split4(w)
-      if redis.call('ZCARD', K_HOLDERS) >= tonumber(limit) then
+      if redis.call('HLEN', K_HOLDERS) >= tonumber(limit) then
         if not granted or redis.call('SPUBLISH', chan .. id, 'head') > 0 then return end
       else
         local fence = next_fence(now)
@@ -78,17 +96,21 @@ local function grant(now, chan)
   end
 end
 
--- holders_info lists the live holders as "fence|since|limit|json" plus
--- "|ttl_ms" appended; tokens never leave the server.
+-- holders_info lists the live holders, by deadline, as
+-- "ttl_ms|fence|since|limit|json"; tokens never leave the server.
 local function holders_info(now)
-  local out = {}
-  local hs = redis.call('ZRANGE', K_HOLDERS, 0, -1, 'WITHSCORES')
-  for i = 1, #hs, 2 do
-    local left = tonumber(hs[i + 1]) - now
-    if left > 0 then
-      local m = redis.call('HGET', K_META, hs[i])
-      if m then out[#out + 1] = left .. '|' .. m end
-    end
+  local live = {}
+  local all = redis.call('HGETALL', K_HOLDERS)
+  for i = 1, #all, 2 do
+    local d, rest = string.match(all[i + 1], '^(%d+)(|.*)$')
+    d = tonumber(d)
+    if d > now then live[#live + 1] = {d, all[i], (d - now) .. rest} end
   end
+  table.sort(live, function(a, b)
+    if a[1] ~= b[1] then return a[1] < b[1] end
+    return a[2] < b[2]
+  end)
+  local out = {}
+  for i, h in ipairs(live) do out[i] = h[3] end
   return out
 end
