@@ -6,7 +6,7 @@
 local token, ttl, limit, info, id, chan = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
 if redis.call('EXISTS', K_HOLDERS, K_QUEUE) == 0 then
   -- Free and nobody waits: the fast path, 5 calls (the record and its
-  -- expiry in one hash; see take and next_fence for the general case).
+  -- expiry in one hash; see take, extend and next_fence for the general case).
   local fence = redis.call('INCR', K_FENCE)
   local t = redis.call('TIME')
   local now = t[1] * 1000 + math.floor(t[2] / 1000)
@@ -15,7 +15,7 @@ if redis.call('EXISTS', K_HOLDERS, K_QUEUE) == 0 then
     redis.call('SET', K_FENCE, string.format('%d', fence))
   end
   redis.call('HSET', K_HOLDERS, token, string.format('%d|%d|%d|%d|', now + ttl, fence, now, limit) .. info)
-  redis.call('PEXPIRE', K_HOLDERS, ttl)
+  redis.call('PEXPIREAT', K_HOLDERS, now + ttl - 1)
   return {1, fence, now, ttl}
 end
 --@prelude

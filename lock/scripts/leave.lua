@@ -6,7 +6,8 @@ local now = now_ms()
 if redis.call('HDEL', K_WAITERS, id) == 1 then
   redis.call('LREM', K_QUEUE, 1, id)
 end
-redis.call('HDEL', K_HOLDERS, token)
+local removed = redis.call('HDEL', K_HOLDERS, token)
 prune(now)
 grant(now, chan)
+if removed == 1 then extend(now) end -- the last deadline may have been this one
 return holders_info(now)

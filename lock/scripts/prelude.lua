@@ -36,14 +36,18 @@ local function prune(now)
   end
 end
 
--- extend keeps the holders key alive until the last lease ends.
+-- extend sets the holders key to expire exactly when the last lease ends:
+-- PEXPIREAT last deadline - 1 (a key lives while now <= its expiry, a lease
+-- while now < its deadline). Every script that adds, renews or removes a
+-- record keeps this so, which lets release trust a lone record whose key is
+-- still there without reading TIME.
 local function extend(now)
   local last
   for _, v in ipairs(redis.call('HVALS', K_HOLDERS)) do
     local d = deadline(v)
     if not last or d > last then last = d end
   end
-  if last then redis.call('PEXPIRE', K_HOLDERS, last - now) end
+  if last then redis.call('PEXPIREAT', K_HOLDERS, last - 1) end
 end
 
 -- first_end is the time until the first live lease ends, -1 when none.

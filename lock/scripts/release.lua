@@ -1,19 +1,33 @@
 -- ARGV: 1 token, 2 channel prefix. Returns 1 when released, 0 when token did
--- not hold a live lease (nothing of another holder is deleted). The fast
--- path (nobody waits) is 4 calls: HGET, TIME, HDEL, EXISTS.
-local v = redis.call('HGET', K_HOLDERS, ARGV[1])
-local held, now = 0, nil
-if v then
-  local t = redis.call('TIME')
-  now = t[1] * 1000 + math.floor(t[2] / 1000)
-  if tonumber(string.match(v, '^%d+')) > now then
-    redis.call('HDEL', K_HOLDERS, ARGV[1])
-    held = 1
+-- not hold a live lease (nothing of another holder is deleted).
+-- Fast path, nobody waits and the token is the only holder: HGETALL, DEL,
+-- EXISTS. The key expires exactly when its last lease ends (see extend), so
+-- a lone record that is still there is a live lease: no TIME needed.
+local token = ARGV[1]
+local all = redis.call('HGETALL', K_HOLDERS)
+local held = 0
+if #all == 2 and all[1] == token then
+  redis.call('DEL', K_HOLDERS)
+  held = 1
+  if redis.call('EXISTS', K_QUEUE) == 0 then return 1 end
+elseif #all == 0 and redis.call('EXISTS', K_QUEUE) == 0 then
+  return 0
+end
+--@prelude
+local now = now_ms()
+if held == 0 then -- several holders: compare the token's deadline
+  for i = 1, #all, 2 do
+    if all[i] == token then
+      if deadline(all[i + 1]) > now then
+        redis.call('HDEL', K_HOLDERS, token)
+        extend(now) -- the last deadline may have been this one
+        held = 1
+      end
+      break
+    end
   end
 end
 if redis.call('EXISTS', K_QUEUE) == 0 then return held end
---@prelude
-now = now or now_ms()
 prune(now)
 grant(now, ARGV[2])
 return held
