@@ -1,6 +1,6 @@
 -- ARGV: 1 token, 2 channel prefix. Returns 1 when released, 0 when token did
 -- not hold a live lease (nothing of another holder is deleted).
--- Fast path, nobody waits and the token is the only holder: HGETALL, DEL,
+-- Fast path, the token is the only holder and nobody waits: HGETALL, DEL,
 -- EXISTS. The key expires exactly when its last lease ends (see extend), so
 -- a lone record that is still there is a live lease: no TIME needed.
 local token = ARGV[1]
@@ -9,13 +9,14 @@ local held = 0
 if #all == 2 and all[1] == token then
   redis.call('DEL', K_HOLDERS)
   held = 1
-  if redis.call('EXISTS', K_QUEUE) == 0 then return 1 end
-elseif #all == 0 and redis.call('EXISTS', K_QUEUE) == 0 then
-  return 0
+elseif #all > 0 then
+  held = -1 -- other holders: decided below against the token's deadline
 end
+if held >= 0 and redis.call('EXISTS', K_QUEUE) == 0 then return held end
 --@prelude
 local now = now_ms()
-if held == 0 then -- several holders: compare the token's deadline
+if held == -1 then
+  held = 0
   for i = 1, #all, 2 do
     if all[i] == token then
       if deadline(all[i + 1]) > now then
@@ -26,8 +27,8 @@ if held == 0 then -- several holders: compare the token's deadline
       break
     end
   end
+  if redis.call('EXISTS', K_QUEUE) == 0 then return held end
 end
-if redis.call('EXISTS', K_QUEUE) == 0 then return held end
 prune(now)
 grant(now, ARGV[2])
 return held
