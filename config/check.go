@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -16,6 +18,7 @@ import (
 type checker struct {
 	w     *Workflow
 	bad   map[hcl.Expression]bool
+	vars  map[hcl.Expression][]hcl.Traversal // each checked expression's references
 	diags hcl.Diagnostics
 }
 
@@ -29,7 +32,7 @@ type refContext struct {
 
 // check runs every static check on w and records each step's dependencies.
 func (w *Workflow) check(getenv func(string) string) hcl.Diagnostics {
-	c := &checker{w: w, bad: map[hcl.Expression]bool{}}
+	c := &checker{w: w, bad: map[hcl.Expression]bool{}, vars: map[hcl.Expression][]hcl.Traversal{}}
 	for _, name := range sortedKeys(w.Locals) {
 		c.expr(w.Locals[name].Expr, refContext{what: "local value"})
 	}
@@ -52,12 +55,50 @@ func (w *Workflow) check(getenv func(string) string) hcl.Diagnostics {
 			c.expr(v.ErrorMessage, refContext{what: "variable validation", variable: name})
 		}
 	}
+	w.computeDeps(func(e hcl.Expression) []hcl.Traversal {
+		if trs, ok := c.vars[e]; ok {
+			return trs
+		}
+		return e.Variables()
+	})
 	c.stepCycles()
 	c.localCycles()
-	w.computeDeps()
-	c.types(getenv)
+	c.diags = append(c.diags, c.typesWithDeadline(getenv)...)
 	sortDiags(c.diags)
 	return c.diags
+}
+
+// checkTimeout bounds the evaluation part of the checks. HCL has no
+// evaluation budget, and nested for expressions over ranges can take
+// arbitrarily long; past the deadline Load reports instead of hanging.
+var checkTimeout = 10 * time.Second
+
+// typesWithDeadline runs the type checks on a goroutine of their own, which
+// only reads the workflow, and abandons them after checkTimeout.
+func (c *checker) typesWithDeadline(getenv func(string) string) hcl.Diagnostics {
+	tc := &checker{w: c.w, bad: c.bad}
+	done := make(chan hcl.Diagnostics, 1)
+	stop := new(atomic.Bool)
+	go func() {
+		done <- safely("type-checking", func() hcl.Diagnostics {
+			tc.types(getenv, stop)
+			return tc.diags
+		})
+	}()
+	timer := time.NewTimer(checkTimeout)
+	defer timer.Stop()
+	select {
+	case d := <-done:
+		return d
+	case <-timer.C:
+		stop.Store(true)
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Workflow too expensive to check",
+			Detail: fmt.Sprintf("Evaluating the workflow's expressions took longer than %s. An expression probably "+
+				"builds a huge value, for example nested for expressions over large ranges.", checkTimeout),
+		}}
+	}
 }
 
 // sortDiags orders diagnostics by file and position, stably, so output is
@@ -103,7 +144,9 @@ func (c *checker) expr(e hcl.Expression, ctx refContext) {
 		return
 	}
 	n := len(c.diags)
-	for _, tr := range e.Variables() {
+	trs := e.Variables()
+	c.vars[e] = trs
+	for _, tr := range trs {
 		c.ref(parseRef(tr), ctx)
 	}
 	c.functions(e)
@@ -162,7 +205,7 @@ func (c *checker) ref(r ref, ctx refContext) {
 				ctx.variable, ctx.variable)
 			return
 		}
-		c.named(r, "local value", "local", sortedKeys(c.w.Locals), c.w.Locals[r.name] != nil)
+		c.named(r, "local value", "local", c.w.Locals[r.name] != nil, func() []string { return sortedKeys(c.w.Locals) })
 	case "step":
 		c.stepRef(r, ctx)
 	case "each":
@@ -181,7 +224,7 @@ func (c *checker) ref(r ref, ctx refContext) {
 }
 
 func (c *checker) varRef(r ref, ctx refContext) {
-	if !c.named(r, "variable", "var", sortedKeys(c.w.Variables), c.w.Variables[r.name] != nil) {
+	if !c.named(r, "variable", "var", c.w.Variables[r.name] != nil, func() []string { return sortedKeys(c.w.Variables) }) {
 		return
 	}
 	if ctx.what == "variable validation" && r.name != ctx.variable {
@@ -192,7 +235,7 @@ func (c *checker) varRef(r ref, ctx refContext) {
 
 // named checks a var.NAME or local.NAME reference; it reports and returns
 // false when the name is missing or undeclared.
-func (c *checker) named(r ref, kind, root string, declared []string, ok bool) bool {
+func (c *checker) named(r ref, kind, root string, ok bool, declared func() []string) bool {
 	if r.name == "" {
 		c.errorf(r.rng, "Invalid reference",
 			"The %s object cannot be used on its own; refer to one %s by name, such as %s.name.", root, kind, root)
@@ -200,7 +243,7 @@ func (c *checker) named(r ref, kind, root string, declared []string, ok bool) bo
 	}
 	if !ok {
 		c.errorf(r.nameR, "Reference to undeclared "+kind,
-			"No %s named %q is declared in this workflow.%s", kind, r.name, didYouMean(r.name, declared))
+			"No %s named %q is declared in this workflow.%s", kind, r.name, didYouMean(r.name, declared()))
 		return false
 	}
 	return true
@@ -213,7 +256,7 @@ func (c *checker) stepRef(r ref, ctx refContext) {
 			"A %s is evaluated before any step runs, so it cannot refer to step results.", ctx.what)
 		return
 	}
-	if !c.named(r, "step", "step", sortedKeys(c.w.Steps), c.w.Steps[r.name] != nil) {
+	if !c.named(r, "step", "step", c.w.Steps[r.name] != nil, func() []string { return sortedKeys(c.w.Steps) }) {
 		return
 	}
 	target := c.w.Steps[r.name]
@@ -266,11 +309,7 @@ func contains(list []string, s string) bool {
 
 // stepCycles reports every cycle among steps, naming each member.
 func (c *checker) stepCycles() {
-	deps := map[string][]string{}
-	for name, s := range c.w.Steps {
-		deps[name] = c.w.stepDeps(s)
-	}
-	for _, cyc := range cycles(deps) {
+	for _, cyc := range cycles(c.w.deps) {
 		ranges := make([]hcl.Range, len(cyc))
 		for i, n := range cyc {
 			ranges[i] = c.w.Steps[n].DeclRange

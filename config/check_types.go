@@ -1,11 +1,14 @@
 package config
 
 import (
+	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
 )
 
 // Minimum durations checked at validate time.
@@ -20,8 +23,9 @@ var OnBusyValues = []string{"wait", "skip", "fail"}
 // types evaluates every expression not already reported in a scope of
 // unknowns (variables of their declared types, step results, each), the way
 // packer validates, so type mistakes show up without running anything.
-func (c *checker) types(getenv func(string) string) {
+func (c *checker) types(getenv func(string) string, stop *atomic.Bool) {
 	scope := &Scope{BaseDir: c.w.Dir, Cwd: c.w.Dir, Variables: c.w.UnknownVariables(), Getenv: getenv}
+	scope.funcs = stoppable(Functions(c.w.Dir, getenv), stop)
 	scope.Locals = map[string]cty.Value{}
 	for _, name := range c.w.localOrder() {
 		scope.Locals[name] = cty.DynamicVal
@@ -47,6 +51,27 @@ func (c *checker) types(getenv func(string) string) {
 			c.eval(base, v.ErrorMessage, cty.String)
 		}
 	}
+}
+
+// stoppable wraps every function of fns so that it fails once stop is set:
+// an abandoned evaluation then winds down at its next function call.
+func stoppable(fns map[string]function.Function, stop *atomic.Bool) map[string]function.Function {
+	out := make(map[string]function.Function, len(fns))
+	for name, f := range fns {
+		out[name] = function.New(&function.Spec{
+			Description: f.Description(),
+			Params:      f.Params(),
+			VarParam:    f.VarParam(),
+			Type:        f.ReturnTypeForValues,
+			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+				if stop.Load() {
+					return cty.NilVal, errors.New("evaluation was abandoned")
+				}
+				return f.Call(args)
+			},
+		})
+	}
+	return out
 }
 
 // eval evaluates e unless it is nil or already reported, recording
@@ -76,14 +101,14 @@ func (c *checker) stepTypes(base *hcl.EvalContext, s *Step) {
 	c.duration(ctx, s.Timeout, time.Millisecond)
 	c.duration(ctx, s.KillTimeout, 0)
 	for _, l := range s.Locks {
-		c.eval(ctx, l.Key, cty.String)
+		c.key(ctx, l.Key, "lock")
 		c.duration(ctx, l.TTL, MinLockTTL)
 		c.duration(ctx, l.Timeout, 0)
 		c.onBusy(ctx, l.OnBusy)
 		c.atLeastOne(ctx, l.Limit, "Invalid lock limit", "The limit of a lock is how many holders it admits at once")
 	}
 	if s.Once != nil {
-		c.eval(ctx, s.Once.Key, cty.String)
+		c.key(ctx, s.Once.Key, "once")
 		c.duration(ctx, s.Once.TTL, MinOnceTTL)
 	}
 	for _, ch := range s.Checks {
@@ -115,9 +140,17 @@ func (c *checker) forEach(ctx *hcl.EvalContext, e hcl.Expression) {
 	}
 }
 
+// key checks a lock or once key: a string, and not empty when known.
+func (c *checker) key(ctx *hcl.EvalContext, e hcl.Expression, kind string) {
+	v, ok := c.eval(ctx, e, cty.String)
+	if ok && v.IsKnown() && (v.IsNull() || v.AsString() == "") {
+		c.errorf(e.Range(), "Empty "+kind+" key", "A %s key names what is coordinated, so it must be a non-empty string.", kind)
+	}
+}
+
 func (c *checker) command(ctx *hcl.EvalContext, e hcl.Expression) {
 	v, ok := c.eval(ctx, e, cty.List(cty.String))
-	if ok && v.IsKnown() && !v.IsNull() && v.LengthInt() == 0 {
+	if ok && v.IsKnown() && (v.IsNull() || v.LengthInt() == 0) {
 		c.errorf(e.Range(), "Empty command", "A command must name at least the program to run.")
 	}
 }
@@ -126,7 +159,7 @@ func (c *checker) command(ctx *hcl.EvalContext, e hcl.Expression) {
 // and that it is a string when it is not.
 func (c *checker) duration(ctx *hcl.EvalContext, e hcl.Expression, min time.Duration) {
 	v, ok := c.eval(ctx, e, cty.DynamicPseudoType)
-	if !ok || (v.IsKnown() && v.IsNull()) {
+	if !ok {
 		return
 	}
 	if v.IsKnown() || v.Type() == cty.Number {
@@ -141,7 +174,11 @@ func (c *checker) duration(ctx *hcl.EvalContext, e hcl.Expression, min time.Dura
 
 func (c *checker) onBusy(ctx *hcl.EvalContext, e hcl.Expression) {
 	v, ok := c.eval(ctx, e, cty.String)
-	if !ok || !v.IsKnown() || v.IsNull() {
+	if !ok || !v.IsKnown() {
+		return
+	}
+	if v.IsNull() {
+		c.errorf(e.Range(), "Invalid on_busy value", "The on_busy argument must be \"wait\", \"skip\" or \"fail\", not null.")
 		return
 	}
 	if s := v.AsString(); !contains(OnBusyValues, s) {
@@ -153,7 +190,11 @@ func (c *checker) onBusy(ctx *hcl.EvalContext, e hcl.Expression) {
 // atLeastOne checks e as a whole number of at least 1.
 func (c *checker) atLeastOne(ctx *hcl.EvalContext, e hcl.Expression, summary, why string) {
 	v, ok := c.eval(ctx, e, cty.Number)
-	if !ok || !v.IsKnown() || v.IsNull() {
+	if !ok || !v.IsKnown() {
+		return
+	}
+	if v.IsNull() {
+		c.errorf(e.Range(), summary, "%s, so it must be a whole number from 1 to 1048576, not null.", why)
 		return
 	}
 	bf := v.AsBigFloat()

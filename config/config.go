@@ -89,6 +89,10 @@ type Variable struct {
 	Sensitive    bool
 	Validations  []*Validation
 	DeclRange    hcl.Range
+
+	// parseHCL is set when a type other than string was given: command-line
+	// and environment values are then parsed as HCL expressions.
+	parseHCL bool
 }
 
 // Validation is a validation block of a variable.

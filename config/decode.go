@@ -136,6 +136,7 @@ func decodeVariable(b *hcl.Block) (*Variable, hcl.Diagnostics) {
 		diags = append(diags, d...)
 		if !d.HasErrors() {
 			v.Type, v.TypeDefaults = ty, defaults
+			v.parseHCL = ty != cty.String
 		}
 	}
 	if a, ok := content.Attributes["description"]; ok {

@@ -62,41 +62,8 @@ func decodeStep(b *hcl.Block) (*Step, hcl.Diagnostics) {
 			*dst = a.Expr
 		}
 	}
-	switch {
-	case s.Command != nil && s.Shell != nil:
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Conflicting command and shell",
-			Detail:   fmt.Sprintf("The step %q sets both command and shell; a step runs exactly one of them.", s.Name),
-			Subject:  attrs["shell"].NameRange.Ptr(),
-		})
-	case s.Command == nil && s.Shell == nil:
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Missing command",
-			Detail:   fmt.Sprintf("The step %q has neither command nor shell; a step must run exactly one of them.", s.Name),
-			Subject:  b.DefRange.Ptr(),
-		})
-	}
-
-	for _, lb := range lockBlocks {
-		l, d := decodeLock(lb)
-		diags = append(diags, d...)
-		if l.Label != "" {
-			for _, prev := range s.Locks {
-				if prev.Label == l.Label {
-					diags = append(diags, &hcl.Diagnostic{
-						Severity: hcl.DiagError,
-						Summary:  "Duplicate lock label",
-						Detail: fmt.Sprintf("A lock labelled %q was previously declared in this step at %s. "+
-							"Lock labels must be unique within a step.", l.Label, prev.DeclRange),
-						Subject: lb.DefRange.Ptr(),
-					})
-				}
-			}
-		}
-		s.Locks = append(s.Locks, l)
-	}
+	diags = append(diags, s.checkCommand(attrs, b.DefRange)...)
+	diags = append(diags, s.decodeLocks(lockBlocks)...)
 	diags = append(diags, s.decodeStepBlocks(content.Blocks)...)
 	return s, diags
 }
@@ -225,16 +192,11 @@ func decodeDependsOn(a *hcl.Attribute) ([]hcl.Traversal, hcl.Diagnostics) {
 	var out []hcl.Traversal
 	for _, e := range exprs {
 		tr, d := hcl.AbsTraversalForExpr(e)
-		if d.HasErrors() || tr.RootName() != "step" || len(tr) != 2 {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid depends_on reference",
-				Detail:   "Each element of depends_on must be a step reference such as step.migrate, with no attribute or index.",
-				Subject:  e.Range().Ptr(),
-			})
-			continue
+		valid := !d.HasErrors() && tr.RootName() == "step" && len(tr) == 2
+		if valid {
+			_, valid = tr[1].(hcl.TraverseAttr)
 		}
-		if _, ok := tr[1].(hcl.TraverseAttr); !ok {
+		if !valid {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid depends_on reference",
@@ -264,4 +226,49 @@ func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
 		return out[i].Name < out[j].Name
 	})
 	return out
+}
+
+// checkCommand reports a step with both or neither of command and shell.
+func (s *Step) checkCommand(attrs hcl.Attributes, def hcl.Range) hcl.Diagnostics {
+	switch {
+	case s.Command != nil && s.Shell != nil:
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Conflicting command and shell",
+			Detail:   fmt.Sprintf("The step %q sets both command and shell; a step runs exactly one of them.", s.Name),
+			Subject:  attrs["shell"].NameRange.Ptr(),
+		}}
+	case s.Command == nil && s.Shell == nil:
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Missing command",
+			Detail:   fmt.Sprintf("The step %q has neither command nor shell; a step must run exactly one of them.", s.Name),
+			Subject:  def.Ptr(),
+		}}
+	}
+	return nil
+}
+
+// decodeLocks decodes a step's lock blocks, reporting duplicate labels.
+func (s *Step) decodeLocks(lockBlocks []*hcl.Block) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, lb := range lockBlocks {
+		l, d := decodeLock(lb)
+		diags = append(diags, d...)
+		if l.Label != "" {
+			for _, prev := range s.Locks {
+				if prev.Label == l.Label {
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Duplicate lock label",
+						Detail: fmt.Sprintf("A lock labelled %q was previously declared in this step at %s. "+
+							"Lock labels must be unique within a step.", l.Label, prev.DeclRange),
+						Subject: lb.DefRange.Ptr(),
+					})
+				}
+			}
+		}
+		s.Locks = append(s.Locks, l)
+	}
+	return diags
 }

@@ -43,7 +43,7 @@ func Functions(baseDir string, getenv func(string) string) map[string]function.F
 		"element": stdlib.ElementFunc, "flatten": stdlib.FlattenFunc, "keys": stdlib.KeysFunc,
 		"length": stdlib.LengthFunc, "lookup": stdlib.LookupFunc, "merge": stdlib.MergeFunc,
 		"range": stdlib.RangeFunc, "reverse": stdlib.ReverseListFunc,
-		"setintersection": stdlib.SetIntersectionFunc, "setproduct": stdlib.SetProductFunc,
+		"setintersection": stdlib.SetIntersectionFunc, "setproduct": boundedSetProduct,
 		"setsubtract": stdlib.SetSubtractFunc, "setunion": stdlib.SetUnionFunc,
 		"setsymmetricdifference": stdlib.SetSymmetricDifferenceFunc,
 		"slice":                  stdlib.SliceFunc, "sort": stdlib.SortFunc, "values": stdlib.ValuesFunc,
@@ -78,6 +78,31 @@ func Functions(baseDir string, getenv func(string) string) map[string]function.F
 	}
 	return fns
 }
+
+// maxProduct caps the size of a setproduct result: the product of a few
+// ranges would otherwise exhaust memory at validate time.
+const maxProduct = 100000
+
+var boundedSetProduct = function.New(&function.Spec{
+	Description: stdlib.SetProductFunc.Description(),
+	VarParam:    stdlib.SetProductFunc.VarParam(),
+	Type: func(args []cty.Value) (cty.Type, error) {
+		return stdlib.SetProductFunc.ReturnTypeForValues(args)
+	},
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		total := 1
+		for _, a := range args {
+			a, _ = a.Unmark()
+			if a.IsKnown() && !a.IsNull() && a.CanIterateElements() {
+				total *= max(1, a.LengthInt())
+				if total > maxProduct {
+					return cty.NilVal, fmt.Errorf("the product would have more than %d elements", maxProduct)
+				}
+			}
+		}
+		return stdlib.SetProductFunc.Call(args)
+	},
+})
 
 // stringFunc makes a function of one string returning a string.
 func stringFunc(f func(string) (string, error)) function.Function {

@@ -35,7 +35,8 @@ func (s *Step) Expressions() []hcl.Expression {
 
 // stepDeps computes the steps that s depends on: depends_on plus step
 // references in its expressions, excluding itself and undeclared steps.
-func (w *Workflow) stepDeps(s *Step) []string {
+// vars returns an expression's traversals (expr.Variables(), or a cached copy).
+func (w *Workflow) stepDeps(s *Step, vars func(hcl.Expression) []hcl.Traversal) []string {
 	seen := map[string]bool{}
 	for _, tr := range s.DependsOn {
 		if r := parseRef(tr); r.name != "" {
@@ -43,8 +44,10 @@ func (w *Workflow) stepDeps(s *Step) []string {
 		}
 	}
 	for _, e := range s.Expressions() {
-		for _, n := range StepRefs(e) {
-			seen[n] = true
+		for _, tr := range vars(e) {
+			if r := parseRef(tr); r.root == "step" && r.name != "" {
+				seen[r.name] = true
+			}
 		}
 	}
 	delete(seen, s.Name)
@@ -68,13 +71,13 @@ func (w *Workflow) Dependencies(name string) []string {
 	if !ok {
 		return nil
 	}
-	return w.stepDeps(s)
+	return w.stepDeps(s, hcl.Expression.Variables)
 }
 
-func (w *Workflow) computeDeps() {
+func (w *Workflow) computeDeps(vars func(hcl.Expression) []hcl.Traversal) {
 	w.deps = make(map[string][]string, len(w.Steps))
 	for name, s := range w.Steps {
-		w.deps[name] = w.stepDeps(s)
+		w.deps[name] = w.stepDeps(s, vars)
 	}
 }
 

@@ -24,7 +24,12 @@ const MaxFileSize = 10 << 20
 // attributes, literal types, durations, references, functions, cycles), keeping
 // going after errors so that one run reports every problem. The returned
 // Workflow is non-nil whenever any file parsed, even with error diagnostics, so
-// its Files can be used to print snippets. It never panics on hostile input.
+// its Files can be used to print snippets; when a file has syntax errors only
+// those are reported and the Workflow holds nothing but Dir and Files.
+// Diagnostics come sorted by file and position. It never panics on hostile
+// input: files over MaxFileSize and files nested deeper than MaxNesting are
+// refused before HCL sees them, and evaluation that takes too long is
+// abandoned with a diagnostic.
 func Load(path string, opts *LoadOptions) (*Workflow, hcl.Diagnostics) {
 	if opts == nil {
 		opts = &LoadOptions{}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -191,4 +192,41 @@ func diagSummaries(diags hcl.Diagnostics) []string {
 		out = append(out, d.Summary)
 	}
 	return out
+}
+
+func TestLoad_hostileExpressions(t *testing.T) {
+	cases := map[string]string{
+		"unary chain":      "locals {\n  x = " + strings.Repeat("!", 4*MaxOperatorChain) + "true\n}\n",
+		"binary chain":     "locals {\n  x = (1" + strings.Repeat("\n+1", MaxOperatorChain) + ")\n}\n",
+		"nested if":        "locals {\n  x = <<EOT\n" + strings.Repeat("%{if true}\n", 100_000) + strings.Repeat("%{endif}\n", 100_000) + "EOT\n}\n",
+		"nested templates": "locals {\n  x = \"" + strings.Repeat("${\"", 10_000) + strings.Repeat("\"}", 10_000) + "\"\n}\n",
+	}
+	for name, src := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, diags := Load(writeFiles(t, map[string]string{"main.hcl": src}), nil)
+			if !diags.HasErrors() || (diags[0].Summary != "Nesting too deep" && diags[0].Summary != "Expression too long") {
+				t.Fatalf("diags = %v", diags)
+			}
+		})
+	}
+	// Legitimate operators and brackets below the limits still load.
+	ok := "locals {\n  x = " + strings.Repeat("!", 100) + "true\n  y = " + strings.Repeat("(", 100) + "1" + strings.Repeat(")", 100) + "\n}\nstep \"a\" { shell = \"true\" }\n"
+	mustLoad(t, writeFiles(t, map[string]string{"main.hcl": ok}))
+}
+
+func TestLoad_expensiveExpressions(t *testing.T) {
+	old := checkTimeout
+	checkTimeout = 500 * time.Millisecond
+	t.Cleanup(func() { checkTimeout = old })
+	src := `locals {
+  p = setproduct(range(1000), range(1000), range(1000))
+  q = [for x in range(1000) : [for y in range(1000) : [for z in range(1000) : 1]]]
+}
+step "a" { shell = "true" }
+`
+	_, diags := Load(writeFiles(t, map[string]string{"main.hcl": src}), nil)
+	got := strings.Join(diagSummaries(diags), ",")
+	if !strings.Contains(got, "Workflow too expensive to check") {
+		t.Fatalf("diags = %v", diags)
+	}
 }

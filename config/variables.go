@@ -168,10 +168,10 @@ func (v *Variable) resolve(in rawValue, given bool) (cty.Value, hcl.Diagnostics)
 }
 
 // parseRaw parses a string from the command line or environment as
-// Terraform does: kept raw for string (and untyped) variables, read as an
-// HCL expression for every other type.
+// Terraform does: kept raw for string variables and those without a type,
+// read as an HCL expression for every other type (any included).
 func (v *Variable) parseRaw(raw, from string) (cty.Value, hcl.Diagnostics) {
-	if v.Type == cty.String || v.Type == cty.DynamicPseudoType {
+	if !v.parseHCL {
 		return cty.StringVal(raw), nil
 	}
 	if d := checkNesting([]byte(raw), from); d != nil {

@@ -30,6 +30,10 @@ variable "opts" {
   default = { name = "d" }
 }
 variable "any" { default = "x" }
+variable "anytyped" {
+  type    = any
+  default = null
+}
 step "s" { shell = "true" }
 `
 
@@ -48,17 +52,19 @@ func TestResolveVariables_precedence(t *testing.T) {
 			{Value: "nodes=[\"v1\"]"},
 			{Value: `opts={name="n"}`},
 			{Value: "any=[1]"},
+			{Value: "anytyped=[1]"},
 		},
 	})
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
 	checks := map[string]cty.Value{
-		"env":   cty.StringVal("staging"),
-		"count": cty.NumberIntVal(5),
-		"nodes": cty.ListVal([]cty.Value{cty.StringVal("v1")}),
-		"opts":  cty.ObjectVal(map[string]cty.Value{"name": cty.StringVal("n"), "size": cty.NumberIntVal(3)}),
-		"any":   cty.StringVal("[1]"),
+		"env":      cty.StringVal("staging"),
+		"count":    cty.NumberIntVal(5),
+		"nodes":    cty.ListVal([]cty.Value{cty.StringVal("v1")}),
+		"opts":     cty.ObjectVal(map[string]cty.Value{"name": cty.StringVal("n"), "size": cty.NumberIntVal(3)}),
+		"any":      cty.StringVal("[1]"),
+		"anytyped": cty.TupleVal([]cty.Value{cty.NumberIntVal(1)}),
 	}
 	for name, want := range checks {
 		if !vals[name].RawEquals(want) {
@@ -99,7 +105,7 @@ func TestResolveVariables_errors(t *testing.T) {
 func TestUnknownVariables(t *testing.T) {
 	w := mustLoad(t, writeFiles(t, map[string]string{"main.hcl": varsWorkflow}))
 	u := w.UnknownVariables()
-	if len(u) != 5 || u["nodes"].IsKnown() || !u["nodes"].Type().Equals(cty.List(cty.String)) {
+	if len(u) != 6 || u["nodes"].IsKnown() || !u["nodes"].Type().Equals(cty.List(cty.String)) {
 		t.Fatalf("unknowns = %#v", u)
 	}
 }

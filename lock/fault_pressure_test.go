@@ -4,41 +4,15 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 
 	"github.com/lockstep-dev/lockstep/lock"
 	"github.com/lockstep-dev/lockstep/lock/locktest"
 )
-
-// commandCalls sums the calls column of INFO commandstats.
-func commandCalls(t *testing.T, a *redis.Client) int64 {
-	t.Helper()
-	info, err := a.Info(context.Background(), "commandstats").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var total int64
-	for _, line := range strings.Split(info, "\n") {
-		_, rest, ok := strings.Cut(line, ":calls=")
-		if !ok {
-			continue
-		}
-		n, _, _ := strings.Cut(rest, ",")
-		v, err := strconv.ParseInt(n, 10, 64)
-		if err != nil {
-			t.Fatalf("commandstats line %q: %v", line, err)
-		}
-		total += v
-	}
-	return total
-}
 
 // renewLatencies renews lease n times, every 300ms (the cadence of a 900ms
 // TTL), and returns how long each call took, sorted.

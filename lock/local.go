@@ -175,11 +175,21 @@ func (l *Local) nextFence(key string) (int64, error) {
 	var buf [32]byte
 	n, _ := f.ReadAt(buf[:], 0)
 	cur, _ := strconv.ParseInt(string(trimSpace(buf[:n])), 10, 64)
-	next := []byte(strconv.FormatInt(cur+1, 10) + "\n")
-	if _, err := f.WriteAt(next, 0); err != nil {
+	next := cur + 1
+	if cur == 0 { // a new counter, or one lost with the directory: see fenceBase
+		next = fenceBase()
+	}
+	if _, err := f.WriteAt([]byte(strconv.FormatInt(next, 10)+"\n"), 0); err != nil {
 		return 0, err
 	}
-	return cur + 1, nil // closing f drops the flock
+	return next, nil // closing f drops the flock
+}
+
+// fenceBase is where a new fencing counter starts: the time in ms x 1000, as
+// the Redis scripts do, so that fences keep growing when the counter is lost
+// (a tmpfs directory wiped at reboot) while the clock moves forward.
+func fenceBase() int64 {
+	return time.Now().UnixMilli() * 1000
 }
 
 func trimSpace(b []byte) []byte {

@@ -63,22 +63,7 @@ func TestLocal_processDeathReleases(t *testing.T) {
 		return
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestLocalHelper$")
-	cmd.Env = append(os.Environ(), "LOCKSTEP_TEST_HOLD="+dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "held ") {
-		t.Fatalf("helper: %q, %v", line, err)
-	}
-	var childFence int64
-	fmt.Sscanf(line, "held %d", &childFence)
+	cmd, _, childFence := startHolder(t, dir, "crash")
 	l, err := lock.NewLocal(dir, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +87,30 @@ func TestLocal_processDeathReleases(t *testing.T) {
 	}
 }
 
-// TestLocalHelper is the child of TestLocal_processDeathReleases.
+// startHolder starts a child process holding key in dir with a keeper
+// (ttl 300ms) and returns once it holds the lock, with its fence.
+func startHolder(t *testing.T, dir, key string) (*exec.Cmd, *bufio.Reader, int64) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLocalHelper$")
+	cmd.Env = append(os.Environ(), "LOCKSTEP_TEST_HOLD="+dir, "LOCKSTEP_TEST_KEY="+key)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	r := bufio.NewReader(out)
+	line, err := r.ReadString('\n')
+	var fence int64
+	if _, serr := fmt.Sscanf(line, "held %d", &fence); err != nil || serr != nil {
+		t.Fatalf("helper: %q, %v", line, err)
+	}
+	return cmd, r, fence
+}
+
+// TestLocalHelper is the child of the process tests: it holds a lock with a
+// keeper until killed, or prints "lost" and releases when the lease is lost.
 func TestLocalHelper(t *testing.T) {
 	dir := os.Getenv("LOCKSTEP_TEST_HOLD")
 	if dir == "" {
@@ -112,10 +120,40 @@ func TestLocalHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lease, err := l.Acquire(context.Background(), lock.Request{Key: "crash", Holder: lock.Holder{PID: os.Getpid()}})
+	ctx := context.Background()
+	lease, err := l.Acquire(ctx, lock.Request{Key: os.Getenv("LOCKSTEP_TEST_KEY"), TTL: 300 * time.Millisecond, Holder: lock.Holder{PID: os.Getpid()}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	k := lock.Keep(ctx, l, lease, nil)
 	fmt.Printf("held %d\n", lease.Fence)
-	select {} // until killed
+	<-k.Lost()
+	fmt.Printf("lost: %v\n", k.Err())
+	lock.ReleaseLease(ctx, l, lease)
+}
+
+// TestLocal_forceReleaseOtherProcess: a holder in another process is revoked;
+// its keeper reports the loss, it releases, and the lock is free.
+func TestLocal_forceReleaseOtherProcess(t *testing.T) {
+	if os.Getenv("LOCKSTEP_TEST_HOLD") != "" {
+		return
+	}
+	dir := t.TempDir()
+	cmd, out, _ := startHolder(t, dir, "revoke")
+	l, err := lock.NewLocal(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := l.ForceRelease(ctx, "revoke"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Acquire(ctx, lock.Request{Key: "revoke", Wait: 5 * time.Second}); err != nil {
+		t.Fatalf("lock not freed after revoking the other process: %v", err)
+	}
+	line, _ := out.ReadString('\n')
+	if !strings.Contains(line, "lost") || !strings.Contains(line, lock.ErrNotHeld.Error()) {
+		t.Fatalf("holder process said %q, want a loss with ErrNotHeld", line)
+	}
+	cmd.Wait()
 }

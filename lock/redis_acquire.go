@@ -23,6 +23,7 @@ type acquireReply struct {
 	fence   int64
 	pttl    time.Duration // busy: time until the first lease ends (-1: none)
 	head    bool          // busy: this waiter is first in the queue
+	gone    bool          // poke: the waiter is no longer queued
 	holders []Holder
 }
 
@@ -81,16 +82,51 @@ func (r *Redis) tryAcquire(ctx context.Context, k redisKeys, req Request, info, 
 	}, nil
 }
 
+// waitState is one waiting Acquire: its channel and what to run next.
+type waitState struct {
+	r     *Redis
+	k     redisKeys
+	req   Request
+	info  string
+	w     *waitChan
+	full  bool // run the acquire script (else the cheaper poke)
+	resub bool // subscribe a fresh channel first
+}
+
+// attempt runs acquire or poke for the waiter, subscribing first if needed.
+func (s *waitState) attempt(ctx context.Context) (acquireReply, string, error) {
+	if s.resub {
+		w, err := s.r.subscribe(ctx, s.k, s.w, s.req.Token)
+		s.w = w
+		if err != nil {
+			return acquireReply{}, "", backendErr(ctx, fmt.Sprintf("acquire %q: subscribe", s.req.Key), err)
+		}
+		s.full, s.resub = true, false
+	}
+	id := strings.TrimPrefix(s.w.name, s.k.chan_)
+	var rep acquireReply
+	var err error
+	if s.full {
+		rep, err = s.r.tryAcquire(ctx, s.k, s.req, s.info, id)
+	} else {
+		rep, err = s.r.poke(ctx, s.k, s.req, id)
+	}
+	if err != nil {
+		s.r.leave(ctx, s.k, id, s.req.Token)
+	}
+	return rep, id, err
+}
+
 // wait queues the request and sleeps until granted, re-checking slowly
 // (pub/sub is at-most-once) and, when first in line, when the first lease
 // ends (a crashed holder's expiry).
 func (r *Redis) wait(ctx context.Context, k redisKeys, req Request, info string, start time.Time) (*Lease, error) {
-	id := NewToken()[:16]
-	w, err := r.sub.add(ctx, k.chan_+id)
-	if err != nil {
-		return nil, backendErr(ctx, fmt.Sprintf("acquire %q: subscribe", req.Key), err)
-	}
-	defer r.sub.remove(w)
+	s := &waitState{r: r, k: k, req: req, info: info, full: true, resub: true}
+	defer func() {
+		if s.w != nil {
+			r.sub.remove(s.w)
+		}
+	}()
 	var deadline <-chan time.Time
 	if req.Wait > 0 {
 		t := time.NewTimer(req.Wait - time.Since(start))
@@ -100,25 +136,33 @@ func (r *Redis) wait(ctx context.Context, k redisKeys, req Request, info string,
 	recheck := time.NewTimer(time.Hour)
 	defer recheck.Stop()
 	for {
-		rep, err := r.tryAcquire(ctx, k, req, info, id)
-		if err != nil {
-			r.leave(ctx, k, id, req.Token)
+		rep, id, err := s.attempt(ctx)
+		switch {
+		case err != nil:
 			return nil, err
-		}
-		if rep.held {
+		case rep.held:
 			return r.lease(req, rep.fence), nil
+		case rep.gone: // served while unreachable: subscribe afresh, queue again
+			s.resub = true
+			continue
 		}
-		if req.OnWait != nil {
+		if s.full && req.OnWait != nil {
 			req.OnWait(rep.holders)
 		}
 		recheck.Reset(r.nextCheck(rep))
+		s.full = false
 		select {
-		case msg := <-w.msgs:
+		case msg := <-s.w.msgs:
 			if fence, ok := parseGrant(msg); ok {
 				return r.lease(req, fence), nil
 			}
-		case <-w.poke:
+			s.full = true // "head": first in line now
+		case <-s.w.poke:
+			s.full = true
+		case <-s.w.lost:
+			s.resub = true // the slot moved: queue again from its new owner
 		case <-recheck.C:
+			s.full = rep.head
 		case <-deadline:
 			hs := r.leave(ctx, k, id, req.Token)
 			return nil, &BusyError{Key: req.Key, Holders: hs, Waited: time.Since(start), Timeout: true}
@@ -127,6 +171,36 @@ func (r *Redis) wait(ctx context.Context, k redisKeys, req Request, info string,
 			return nil, fmt.Errorf("acquire %q: %w", req.Key, ctx.Err())
 		}
 	}
+}
+
+// subscribe gives the waiter a fresh channel (a new waiter id), leaving the
+// queue under the old one if any.
+func (r *Redis) subscribe(ctx context.Context, k redisKeys, old *waitChan, token string) (*waitChan, error) {
+	if old != nil {
+		r.sub.remove(old)
+		r.leave(ctx, k, strings.TrimPrefix(old.name, k.chan_), token)
+	}
+	return r.sub.add(ctx, k.chan_+NewToken()[:16])
+}
+
+// poke is the slow safety re-check: a grant whose message was lost, or a
+// waiter dropped from the queue (its channel was down when served).
+func (r *Redis) poke(ctx context.Context, k redisKeys, req Request, id string) (acquireReply, error) {
+	res, err := r.run(ctx, scriptPoke, k, req.Token, id, queueTTL.Milliseconds())
+	if err != nil {
+		return acquireReply{}, backendErr(ctx, fmt.Sprintf("acquire %q", req.Key), err)
+	}
+	vals, _ := res.([]any)
+	if len(vals) == 0 {
+		return acquireReply{}, fmt.Errorf("acquire %q: %w: %w", req.Key, ErrUnavailable, errBadReply)
+	}
+	switch toInt64(vals[0]) {
+	case 1:
+		return acquireReply{held: true, fence: toInt64(vals[1])}, nil
+	case 0:
+		return acquireReply{pttl: -1}, nil
+	}
+	return acquireReply{pttl: -1, gone: true}, nil
 }
 
 // nextCheck is when a waiter runs the acquire script again by itself.

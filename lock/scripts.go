@@ -17,6 +17,7 @@ var scriptFS embed.FS
 var (
 	scriptAcquire = lockScript("acquire")
 	scriptLeave   = lockScript("leave")
+	scriptPoke    = lockScript("poke")
 	scriptRelease = lockScript("release")
 	scriptRenew   = lockScript("renew")
 	scriptCheck   = lockScript("check")

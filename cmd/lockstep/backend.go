@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -261,8 +262,14 @@ func (f *backendFlags) open(ctx context.Context, logger hclog.Logger) (lock.Lock
 			writeDiagnostics(os.Stderr, files, diags)
 			return nil, "", usagef("-config %s: the workflow has errors", f.config)
 		}
-		if w.Settings != nil {
-			block = w.Settings.Backend
+		if w.Settings != nil && w.Settings.Backend != nil {
+			b := *w.Settings.Backend
+			// A relative local path is relative to the workflow, as every
+			// other path in it.
+			if b.Type == "local" && b.Path != "" && !filepath.IsAbs(b.Path) {
+				b.Path = filepath.Join(w.Dir, b.Path)
+			}
+			block = &b
 		}
 	}
 	spec, err := resolveBackend(f.url, os.Getenv("LOCKSTEP_BACKEND"), block)

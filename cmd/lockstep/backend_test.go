@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -140,5 +141,44 @@ func TestWriteLockInfo(t *testing.T) {
 	}
 	if got := holderSummary([]lock.Holder{h}); !strings.HasPrefix(got, "alice@bastion-2, pid 4211, step.failover, for 2m1") {
 		t.Errorf("summary %q", got)
+	}
+}
+
+func TestProcessHolder(t *testing.T) {
+	t.Setenv("USER", "")
+	t.Setenv("LOGNAME", "")
+	t.Setenv("LOCKSTEP_HOLDER_INFO", "https://ci.example/job/7")
+	h := processHolder()
+	user, host, ok := strings.Cut(h.Owner, "@")
+	if !ok || user == "" || host == "" {
+		t.Errorf("owner %q is not user@host", h.Owner)
+	}
+	if h.PID != os.Getpid() || h.Info != "https://ci.example/job/7" {
+		t.Errorf("holder %+v", h)
+	}
+	t.Setenv("LOGNAME", "carol")
+	if u := currentUser(); u != "carol" {
+		t.Errorf("currentUser with LOGNAME=carol: %q", u)
+	}
+}
+
+func TestWaitReporter_printsOnChange(t *testing.T) {
+	r := &waitReporter{key: "k", last: "\x00"}
+	old := os.Stderr
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Stderr = f
+	a := []lock.Holder{{Owner: "a@h", PID: 1, Fence: 1}}
+	b := []lock.Holder{{Owner: "b@h", PID: 2, Fence: 2}}
+	r.report(a)
+	r.report(a)
+	r.report(b)
+	r.report(b)
+	os.Stderr = old
+	out, _ := os.ReadFile(f.Name())
+	if n := strings.Count(string(out), "Lock Info:"); n != 2 {
+		t.Errorf("printed the block %d times, want 2 (start and one change):\n%s", n, out)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"io"
 	"os"
@@ -25,7 +26,37 @@ func writeDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 		color = isatty.IsTerminal(f.Fd())
 	}
 	tw := hcl.NewDiagnosticTextWriter(w, files, 78, color)
-	_ = tw.WriteDiagnostics(diags)
+	bare := hcl.NewDiagnosticTextWriter(w, nil, 78, color)
+	for _, d := range diags {
+		if snippetTooLong(files, d.Subject) {
+			_ = bare.WriteDiagnostic(d)
+			continue
+		}
+		_ = tw.WriteDiagnostic(d)
+	}
+}
+
+// maxSnippetLine is the longest source line shown in a snippet; a hostile
+// file can hold megabytes on one line.
+const maxSnippetLine = 1000
+
+// snippetTooLong reports whether the source lines under rng are too long to
+// print.
+func snippetTooLong(files map[string]*hcl.File, rng *hcl.Range) bool {
+	if rng == nil || files[rng.Filename] == nil {
+		return false
+	}
+	src := files[rng.Filename].Bytes
+	start, end := min(rng.Start.Byte, len(src)), min(max(rng.End.Byte, rng.Start.Byte), len(src))
+	if end-start > maxSnippetLine {
+		return true
+	}
+	lineStart := bytes.LastIndexByte(src[:start], '\n') + 1
+	lineEnd := bytes.IndexByte(src[end:], '\n')
+	if lineEnd < 0 {
+		lineEnd = len(src) - end
+	}
+	return end+lineEnd-lineStart > maxSnippetLine
 }
 
 // jsonDiagnostic is one diagnostic in Terraform's JSON shape.
@@ -93,7 +124,9 @@ func newJSONDiagnostic(d *hcl.Diagnostic, files map[string]*hcl.File) jsonDiagno
 	if d.Context != nil {
 		sr = hcl.RangeOver(*d.Context, hr)
 	}
-	jd.Snippet = snippet(f, hr, sr)
+	if !snippetTooLong(files, &hr) {
+		jd.Snippet = snippet(f, hr, sr)
+	}
 	return jd
 }
 

@@ -63,3 +63,22 @@ func TestWriteDiagnostics_noColourOffTTY(t *testing.T) {
 		t.Fatalf("output %q", out)
 	}
 }
+
+func TestWriteDiagnostics_longLineHasNoSnippet(t *testing.T) {
+	src := []byte("x = " + strings.Repeat("a.", 5000) + "b\ny = 1\n")
+	f := &hcl.File{Bytes: src}
+	long := hcl.Range{Filename: "m.hcl", Start: hcl.Pos{Line: 1, Column: 5, Byte: 4}, End: hcl.Pos{Line: 1, Column: 9, Byte: 8}}
+	short := hcl.Range{Filename: "m.hcl", Start: hcl.Pos{Line: 2, Column: 1, Byte: len(src) - 6}, End: hcl.Pos{Line: 2, Column: 2, Byte: len(src) - 5}}
+	var buf bytes.Buffer
+	files := map[string]*hcl.File{"m.hcl": f}
+	writeDiagnostics(&buf, files, hcl.Diagnostics{
+		{Severity: hcl.DiagError, Summary: "Long", Detail: "Long.", Subject: &long},
+		{Severity: hcl.DiagError, Summary: "Short", Detail: "Short.", Subject: &short},
+	})
+	if out := buf.String(); len(out) > 2000 || !strings.Contains(out, "2: y = 1") {
+		t.Fatalf("output (%d bytes): %.500s", len(out), out)
+	}
+	if d := newJSONDiagnostic(&hcl.Diagnostic{Summary: "Long", Subject: &long}, files); d.Snippet != nil || d.Range == nil {
+		t.Fatalf("JSON diagnostic of a long line: %+v", d)
+	}
+}

@@ -1,11 +1,11 @@
 package main
 
-// The constructors of the lock engine's backends, in one place so that the
-// rest of the CLI codes against lock.Locker alone.
+// The constructors of the lock engine's backends and its lease keeper, in one
+// place so that the rest of the CLI codes against lock.Locker alone.
 
 import (
 	"context"
-	"fmt"
+	"errors"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/redis/go-redis/v9"
@@ -13,27 +13,41 @@ import (
 	"github.com/lockstep-dev/lockstep/lock"
 )
 
+// ownedRedis is the Redis backend together with the client the CLI built for
+// it: Close closes both.
+type ownedRedis struct {
+	*lock.Redis
+	client redis.UniversalClient
+}
+
+func (o ownedRedis) Close() error {
+	return errors.Join(o.Redis.Close(), o.client.Close())
+}
+
 // newRedisLocker wraps client in the Redis backend. The locker owns client and
-// closes it on Close.
+// closes it on Close. A key prefix with '{' or '}' is a usage error.
 func newRedisLocker(client redis.UniversalClient, keyPrefix string, logger hclog.Logger) (lock.Locker, error) {
-	client.Close()
-	return nil, fmt.Errorf("the redis backend has not landed yet: %w", lock.ErrUnavailable)
+	if keyPrefix != "" {
+		if err := lock.ValidKeyPrefix(keyPrefix); err != nil {
+			client.Close()
+			return nil, usagef("key_prefix: %v", err)
+		}
+	}
+	r := lock.NewRedis(client, &lock.RedisOptions{KeyPrefix: keyPrefix, Logger: logger})
+	return ownedRedis{r, client}, nil
 }
 
 // newLocalLocker opens the local backend in dir ("" means the per-user
 // default directory).
 func newLocalLocker(dir string, logger hclog.Logger) (lock.Locker, error) {
-	return nil, fmt.Errorf("the local backend has not landed yet: %w", lock.ErrUnavailable)
+	if dir == "" {
+		dir = lock.DefaultLocalDir()
+	}
+	return lock.NewLocal(dir, &lock.LocalOptions{Logger: logger})
 }
 
-// leaseKeeper renews a lease in the background and reports its loss.
-type leaseKeeper interface {
-	Lost() <-chan struct{} // closed when the lease is lost
-	Err() error            // why it was lost (wraps lock.ErrNotHeld or lock.ErrUnavailable)
-	Stop()                 // stops renewing; does not release
-}
-
-// keepLease starts renewing lease every ttl/3 until Stop.
-func keepLease(ctx context.Context, l lock.Locker, lease *lock.Lease, logger hclog.Logger) (leaseKeeper, error) {
-	return nil, fmt.Errorf("the lease keeper has not landed yet: %w", lock.ErrUnavailable)
+// keepLease starts renewing lease every ttl/3 until Stop; Lost is closed
+// when it is lost, never re-acquired.
+func keepLease(ctx context.Context, l lock.Locker, lease *lock.Lease, logger hclog.Logger) *lock.Keeper {
+	return lock.Keep(ctx, l, lease, &lock.KeepOptions{Logger: logger})
 }

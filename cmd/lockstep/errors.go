@@ -63,10 +63,13 @@ func exitCodeFor(err error) int {
 }
 
 // signalContext returns a context cancelled, with a *signalError cause, by the
-// first SIGINT or SIGTERM. The stop func restores default signal handling.
-func signalContext() (context.Context, func()) {
+// first SIGINT or SIGTERM, and a channel that receives the signals after it
+// (buffered, so none is missed however soon it follows). The stop func
+// restores default signal handling.
+func signalContext() (context.Context, <-chan os.Signal, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	ch := make(chan os.Signal, 1)
+	ch := make(chan os.Signal, 2)
+	again := make(chan os.Signal, 1)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() {
@@ -74,9 +77,21 @@ func signalContext() (context.Context, func()) {
 		case sig := <-ch:
 			cancel(&signalError{sig})
 		case <-done:
+			return
+		}
+		for {
+			select {
+			case sig := <-ch:
+				select {
+				case again <- sig:
+				default:
+				}
+			case <-done:
+				return
+			}
 		}
 	}()
-	return ctx, func() {
+	return ctx, again, func() {
 		signal.Stop(ch)
 		close(done)
 		cancel(nil)

@@ -8,9 +8,7 @@ import (
 	"io"
 	"os"
 	osexec "os/exec"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -101,14 +99,14 @@ func execMain(args []string) int {
 	}
 	logger, closeLog := newLogger()
 	defer closeLog()
-	ctx, stop := signalContext()
+	ctx, again, stop := signalContext()
 	defer stop()
 	l, _, err := o.backend.open(ctx, logger)
 	if err != nil {
 		return fail("exec", err)
 	}
 	defer l.Close()
-	code, err = runExec(ctx, l, o, logger)
+	code, err = runExec(ctx, again, l, o, logger)
 	if err != nil {
 		return fail("exec", withCause(ctx, err))
 	}
@@ -117,11 +115,11 @@ func execMain(args []string) int {
 
 // runExec acquires, runs and releases. It returns the command's exit code, or
 // an error whose exit code exitCodeFor gives.
-func runExec(ctx context.Context, l lock.Locker, o *execOptions, logger hclog.Logger) (int, error) {
+func runExec(ctx context.Context, again <-chan os.Signal, l lock.Locker, o *execOptions, logger hclog.Logger) (int, error) {
 	h := processHolder()
 	h.RunID, h.Step = newRunID(), "exec"
 	lease, err := l.Acquire(ctx, lock.Request{Key: o.key, TTL: o.ttl, Limit: o.limit, Wait: o.wait(), Holder: h,
-		OnWait: func(hs []lock.Holder) { reportWait(o.key, hs) }})
+		OnWait: newWaitReporter(o.key)})
 	if err != nil {
 		if errors.Is(err, lock.ErrBusy) && o.onBusy == "skip" {
 			var be *lock.BusyError
@@ -144,7 +142,7 @@ func runExec(ctx context.Context, l lock.Locker, o *execOptions, logger hclog.Lo
 			return exitOK, nil
 		}
 	}
-	code, err := superviseCommand(ctx, l, lease, o, h.RunID, logger)
+	code, err := superviseCommand(ctx, again, l, lease, o, h.RunID, logger)
 	if err != nil || code != 0 || o.once == "" {
 		return code, err
 	}
@@ -158,7 +156,7 @@ func runExec(ctx context.Context, l lock.Locker, o *execOptions, logger hclog.Lo
 // releaseLease releases on a context that survives cancellation, so an
 // interrupted exec still frees the lock at once.
 func releaseLease(ctx context.Context, l lock.Locker, lease *lock.Lease, logger hclog.Logger) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	rctx, cancel := lock.CleanupContext(ctx)
 	defer cancel()
 	if err := l.Release(rctx, lease.Key, lease.Token); err != nil && !errors.Is(err, lock.ErrNotHeld) {
 		fmt.Fprintf(os.Stderr, "lockstep exec: release %q: %v (the lease ends when its TTL runs out)\n", lease.Key, err)
@@ -169,11 +167,8 @@ func releaseLease(ctx context.Context, l lock.Locker, lease *lock.Lease, logger 
 // superviseCommand runs the command under a lease keeper. It stops the
 // command's group when the lease is lost or a signal arrives (a second signal
 // kills it at once).
-func superviseCommand(ctx context.Context, l lock.Locker, lease *lock.Lease, o *execOptions, runID string, logger hclog.Logger) (int, error) {
-	keeper, err := keepLease(ctx, l, lease, logger)
-	if err != nil {
-		return 0, err
-	}
+func superviseCommand(ctx context.Context, again <-chan os.Signal, l lock.Locker, lease *lock.Lease, o *execOptions, runID string, logger hclog.Logger) (int, error) {
+	keeper := keepLease(ctx, l, lease, logger)
 	defer keeper.Stop()
 	env := append(os.Environ(),
 		"LOCKSTEP_RUN_ID="+runID, "LOCKSTEP_STEP=exec", "LOCKSTEP_LOCK_KEY="+o.key,
@@ -194,7 +189,7 @@ func superviseCommand(ctx context.Context, l lock.Locker, lease *lock.Lease, o *
 	case <-ctx.Done():
 		fmt.Fprintf(os.Stderr, "lockstep exec: %v; stopping the command\n", context.Cause(ctx))
 		p.Terminate()
-		killOnSecondSignal(p)
+		go killOnSecondSignal(p, again)
 		p.Wait()
 		return 0, ctx.Err()
 	}
@@ -202,17 +197,12 @@ func superviseCommand(ctx context.Context, l lock.Locker, lease *lock.Lease, o *
 
 // killOnSecondSignal kills p's group at once when another SIGINT or SIGTERM
 // arrives before it exits.
-func killOnSecondSignal(p *runner.Process) {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		defer signal.Stop(ch)
-		select {
-		case <-ch:
-			p.Kill()
-		case <-p.Done():
-		}
-	}()
+func killOnSecondSignal(p *runner.Process, again <-chan os.Signal) {
+	select {
+	case <-again:
+		p.Kill()
+	case <-p.Done():
+	}
 }
 
 // childStdin passes lockstep's stdin through unless it is a terminal: the

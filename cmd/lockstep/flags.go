@@ -33,9 +33,14 @@ func newFlagSet(name, synopsis, description string) *flag.FlagSet {
 // command must stop: 0 after -help, 2 (with the message and a hint on stderr)
 // on a bad flag.
 func parseFlags(fs *flag.FlagSet, args []string) (code int, done bool) {
+	// flag calls Usage itself on -help and on every bad flag; print it only
+	// for -help, once.
+	usage := fs.Usage
+	fs.Usage = func() {}
 	err := fs.Parse(args)
+	fs.Usage = usage
 	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
+		usage()
 		return exitOK, true
 	}
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -16,9 +15,7 @@ import (
 	"github.com/lockstep-dev/lockstep/config"
 )
 
-const fmtUsage = `Usage: lockstep fmt [-check] [-diff] [-recursive] [PATH...]
-
-  Rewrite workflow files (*.hcl) to HCL's canonical format. Each PATH is a
+const fmtHelp = `  Rewrite workflow files (*.hcl) to HCL's canonical format. Each PATH is a
   file or a directory (its *.hcl files; with -recursive also those of its
   subdirectories, hidden ones skipped). No PATH means the current
   directory; "-" reads standard input and writes the result to standard
@@ -26,10 +23,7 @@ const fmtUsage = `Usage: lockstep fmt [-check] [-diff] [-recursive] [PATH...]
 
   Exit status: 0 success; 1 with -check when some file is not formatted
   (Terraform uses 3 here, but 3 means "lock busy" in lockstep); 2 for a
-  syntax error or a usage error.
-
-Flags:
-`
+  syntax error or a usage error.`
 
 // fmtOptions are fmt's flags.
 type fmtOptions struct {
@@ -37,12 +31,12 @@ type fmtOptions struct {
 }
 
 func fmtMain(args []string) int {
-	fs := flag.NewFlagSet("fmt", flag.ContinueOnError)
+	fs := newFlagSet("fmt", "fmt [-check] [-diff] [-recursive] [PATH...]", fmtHelp)
 	var o fmtOptions
 	fs.BoolVar(&o.check, "check", false, "only check: list files that are not formatted and exit 1 if any")
 	fs.BoolVar(&o.diff, "diff", false, "print a unified diff of the changes")
 	fs.BoolVar(&o.recursive, "recursive", false, "also format files in subdirectories")
-	if code := parseUsageFlags(fs, fmtUsage, args); code >= 0 {
+	if code, done := parseFlags(fs, args); done {
 		return code
 	}
 	paths := fs.Args()

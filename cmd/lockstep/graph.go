@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,23 +10,18 @@ import (
 	"github.com/lockstep-dev/lockstep/config"
 )
 
-const graphUsage = `Usage: lockstep graph [PATH]
-
-  Print the step dependency graph of the workflow at PATH (default ".") in
+const graphHelp = `  Print the step dependency graph of the workflow at PATH (default ".") in
   the DOT language, for Graphviz: one node per step, one edge from each step
   to every step it depends on. Solid edges come from depends_on, dashed ones
   from references such as step.NAME.output in the step's expressions. The
   output is deterministic. An invalid workflow prints its diagnostics and
   exits 2.
 
-  Example: lockstep graph | dot -Tsvg > graph.svg
-
-Flags:
-`
+  Example: lockstep graph | dot -Tsvg > graph.svg`
 
 func graphMain(args []string) int {
-	fs := flag.NewFlagSet("graph", flag.ContinueOnError)
-	if code := parseUsageFlags(fs, graphUsage, args); code >= 0 {
+	fs := newFlagSet("graph", "graph [PATH]", graphHelp)
+	if code, done := parseFlags(fs, args); done {
 		return code
 	}
 	path, ok := workflowPath(fs)

@@ -2,8 +2,8 @@ package main
 
 import (
 	"os"
-	"os/user"
 	"strconv"
+	"strings"
 
 	"github.com/lockstep-dev/lockstep/lock"
 )
@@ -19,15 +19,26 @@ func processHolder() lock.Holder {
 	}
 }
 
-// currentUser is $USER, else the account name, else the numeric uid.
+// currentUser is $USER or $LOGNAME, else the account name in /etc/passwd,
+// else the numeric uid. It reads /etc/passwd directly rather than through
+// os/user, whose cgo path (nscd, nsswitch) costs a short-lived exec more than
+// its whole lock round trip.
 func currentUser() string {
-	if u := os.Getenv("USER"); u != "" {
-		return u
+	for _, v := range []string{"USER", "LOGNAME"} {
+		if u := os.Getenv(v); u != "" {
+			return u
+		}
 	}
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
+	uid := strconv.Itoa(os.Getuid())
+	if b, err := os.ReadFile("/etc/passwd"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			f := strings.SplitN(line, ":", 4)
+			if len(f) == 4 && f[2] == uid && f[0] != "" {
+				return f[0]
+			}
+		}
 	}
-	return strconv.Itoa(os.Getuid())
+	return uid
 }
 
 func hostname() string {

@@ -58,7 +58,7 @@ func lockMain(args []string) int {
 func withLocker(name string, bf *backendFlags, fn func(ctx context.Context, l lock.Locker) error) int {
 	logger, closeLog := newLogger()
 	defer closeLog()
-	ctx, stop := signalContext()
+	ctx, _, stop := signalContext()
 	defer stop()
 	l, _, err := bf.open(ctx, logger)
 	if err != nil {
@@ -200,7 +200,7 @@ func lockAcquireMain(args []string) int {
 		h := processHolder()
 		h.RunID, h.Step = newRunID(), "lock acquire"
 		lease, err := l.Acquire(ctx, lock.Request{Key: a[0], TTL: *ttl, Wait: timeout.wait(), Holder: h,
-			OnWait: func(hs []lock.Holder) { reportWait(a[0], hs) }})
+			OnWait: newWaitReporter(a[0])})
 		if err != nil {
 			return busyInfo(a[0], err)
 		}
@@ -210,11 +210,30 @@ func lockAcquireMain(args []string) int {
 	})
 }
 
-// reportWait prints the lock-info block once per holder change while
-// waiting.
-func reportWait(key string, holders []lock.Holder) {
-	writeLockInfo(os.Stderr, key, holders)
-	fmt.Fprintf(os.Stderr, "Waiting for lock %q, held by %s...\n", key, holderSummary(holders))
+// waitReporter prints, while a request waits, the lock-info block and a
+// "Waiting for…" line on stderr: once at the start and again only when the
+// holders change (a wake-up that finds the same holders prints nothing).
+type waitReporter struct {
+	key  string
+	last string
+}
+
+func newWaitReporter(key string) func([]lock.Holder) {
+	r := &waitReporter{key: key, last: "\x00"}
+	return r.report
+}
+
+func (r *waitReporter) report(holders []lock.Holder) {
+	var id strings.Builder
+	for _, h := range holders {
+		fmt.Fprintf(&id, "%s/%d/%d;", h.Owner, h.PID, h.Fence)
+	}
+	if id.String() == r.last {
+		return
+	}
+	r.last = id.String()
+	writeLockInfo(os.Stderr, r.key, holders)
+	fmt.Fprintf(os.Stderr, "Waiting for lock %q, held by %s...\n", r.key, holderSummary(holders))
 }
 
 // busyInfo prints the lock-info block of a BusyError to stderr and returns

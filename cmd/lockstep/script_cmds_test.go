@@ -60,6 +60,9 @@ func scriptSetup(env *testscript.Env) error {
 	// The local backend's default directory then lands under the script's
 	// own TMPDIR.
 	env.Setenv("XDG_RUNTIME_DIR", "")
+	// A -race binary sleeps 1s at exit by default (atexit_sleep_ms); every
+	// lockstep and teststep process of a script would pay it.
+	env.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	if p, err := exec.LookPath("teststep"); err == nil {
 		env.Setenv("TESTSTEP", p)
 	}
@@ -147,9 +150,9 @@ func cmdRedisRestart(ts *testscript.TestScript, neg bool, args []string) {
 // client opens a go-redis client to srv for one command.
 func client(srv *locktest.Server) *redis.Client {
 	if srv.Sock != "" {
-		return redis.NewClient(&redis.Options{Network: "unix", Addr: srv.Sock, DisableIdentity: true})
+		return redis.NewClient(&redis.Options{Network: "unix", Addr: srv.Sock, DisableIdentity: true, MaxRetries: -1})
 	}
-	return redis.NewClient(&redis.Options{Addr: srv.Addr, DisableIdentity: true})
+	return redis.NewClient(&redis.Options{Addr: srv.Addr, DisableIdentity: true, MaxRetries: -1})
 }
 
 func cmdRedis(ts *testscript.TestScript, neg bool, args []string) {

@@ -16,6 +16,7 @@ package main
 //	                        group and write its pid to FILE
 //	ignore-term             ignore SIGTERM from now on
 //	ppid FILE               write the parent's pid to FILE
+//	pid FILE                write this process's pid to FILE
 //
 // record lines are "enter|exit MONOTONIC_NS PID FENCE LABEL", written with
 // O_APPEND so that concurrent writers never interleave within a line; FENCE is
@@ -54,7 +55,7 @@ func teststepMain(args []string) int {
 
 var teststepArity = map[string]int{
 	"sleep": 1, "exit": 1, "print": 1, "stderr": 1, "touch": 1, "env": 1,
-	"wait-file": 1, "ppid": 1, "record": 3, "spawn-sleep": 2, "ignore-term": 0,
+	"wait-file": 1, "ppid": 1, "pid": 1, "record": 3, "spawn-sleep": 2, "ignore-term": 0,
 }
 
 // teststepOp runs one operation; stop is true when teststep must exit with
@@ -89,6 +90,8 @@ func teststepOp(op string, a []string) (code int, stop bool) {
 		err = spawnSleep(a[0], a[1])
 	case "ppid":
 		err = writeFileAtomic(a[0], strconv.Itoa(os.Getppid())+"\n")
+	case "pid":
+		err = writeFileAtomic(a[0], strconv.Itoa(os.Getpid())+"\n")
 	case "ignore-term":
 		signal.Ignore(syscall.SIGTERM)
 	}

@@ -45,6 +45,7 @@ func Run(t *testing.T, newLocker func(t *testing.T) lock.Locker, caps Capabiliti
 		{"Semaphore", s.semaphore},
 		{"FIFO", s.fifo},
 		{"DeadWaiter", s.deadWaiter},
+		{"CrashedHolders", s.crashedHolders},
 		{"CancelLeavesNothing", s.cancelLeavesNothing},
 		{"OnceMarkers", s.onceMarkers},
 		{"HoldersListForce", s.holdersListForce},

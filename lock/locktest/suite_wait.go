@@ -149,3 +149,23 @@ func (s *suite) onceMarkers(t *testing.T) {
 		return err == nil && rec == nil
 	})
 }
+
+// crashedHolders: holders that never release are followed by the waiters
+// queued behind them within about a TTL each, without any release call.
+func (s *suite) crashedHolders(t *testing.T) {
+	s.needTTL(t)
+	const ttl = 300 * time.Millisecond
+	l, ctx := s.locker(t), ctxFor(t)
+	mustAcquire(t, l, lock.Request{Key: "crash", TTL: ttl})
+	start := time.Now()
+	a := waitingAcquire(ctx, t, s.locker(t), lock.Request{Key: "crash", TTL: ttl})
+	b := waitingAcquire(ctx, t, s.locker(t), lock.Request{Key: "crash", TTL: ttl})
+	if r := recv(t, a, 3*ttl, "first waiter after a crashed holder"); r.err != nil {
+		t.Fatal(r.err)
+	}
+	first := time.Since(start)
+	if r := recv(t, b, 3*ttl, "second waiter after a crashed first waiter"); r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Logf("crashed holders (ttl %s) followed after %s and %s", ttl, first, time.Since(start))
+}

@@ -5,6 +5,14 @@
 -- holders...}.
 local token, ttl, limit, info, id, chan = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
 local now = now_ms()
+if redis.call('EXISTS', K_HOLDERS, K_QUEUE) == 0 then -- free and nobody waits: the fast path
+  local fence = next_fence(now)
+  redis.call('ZADD', K_HOLDERS, now + ttl, token)
+  redis.call('HSET', K_META, token, string.format('%d', fence) .. '|' .. now .. '|' .. limit .. '|' .. info)
+  redis.call('PEXPIRE', K_HOLDERS, ttl)
+  redis.call('PEXPIRE', K_META, ttl)
+  return {1, fence, now, ttl}
+end
 prune(now)
 grant(now, chan)
 local score = redis.call('ZSCORE', K_HOLDERS, token)
@@ -16,7 +24,7 @@ if score then
   return {1, tonumber(fence), tonumber(since), tonumber(score) - now}
 end
 if redis.call('ZCARD', K_HOLDERS) < limit and redis.call('LLEN', K_QUEUE) == 0 then
-  local fence = redis.call('INCR', K_FENCE)
+  local fence = next_fence(now)
   take(token, ttl, limit, info, fence, now)
   return {1, fence, now, ttl}
 end

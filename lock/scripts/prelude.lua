@@ -9,6 +9,19 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- next_fence increments the fencing counter. A missing counter (a new key,
+-- or one Redis lost) starts at the server's time in ms x 1000, so fences keep
+-- growing across data loss while clocks move forward and a key is taken
+-- fewer than 1000 times a millisecond.
+local function next_fence(now)
+  local f = redis.call('INCR', K_FENCE)
+  if f == 1 then
+    f = now * 1000
+    redis.call('SET', K_FENCE, string.format('%d', f))
+  end
+  return f
+end
+
 -- prune forgets holders whose lease ran out.
 local function prune(now)
   local dead = redis.call('ZRANGEBYSCORE', K_HOLDERS, '-inf', now)
@@ -30,7 +43,7 @@ end
 
 local function take(token, ttl, limit, info, fence, now)
   redis.call('ZADD', K_HOLDERS, now + ttl, token)
-  redis.call('HSET', K_META, token, fence .. '|' .. now .. '|' .. limit .. '|' .. info)
+  redis.call('HSET', K_META, token, string.format('%d', fence) .. '|' .. now .. '|' .. limit .. '|' .. info)
   extend(now)
 end
 
@@ -41,18 +54,27 @@ end
 
 -- grant hands free capacity to the queue's head, in order. The head learns
 -- by a PUBLISH on its own channel; no receiver means the waiter is dead, so
--- it is dropped (its fence number is burnt) and the next one is tried.
+-- it is dropped (its fence number is burnt) and the next one is tried. When
+-- it granted something, it tells the new head it is first in line ('head'),
+-- so that it schedules a wake-up at the first lease's end (a crashed
+-- holder); a dead new head is dropped the same way.
 local function grant(now, chan)
+  local granted = false
   while true do
     local id = redis.call('LINDEX', K_QUEUE, 0)
     if not id then return end
     local w = redis.call('HGET', K_WAITERS, id)
     if w then
       local token, ttl, limit, info = split4(w)
-      if redis.call('ZCARD', K_HOLDERS) >= tonumber(limit) then return end
-      local fence = redis.call('INCR', K_FENCE)
-      local n = redis.call('PUBLISH', chan .. id, fence .. '|' .. now)
-      if n > 0 then take(token, tonumber(ttl), limit, info, fence, now) end
+      if redis.call('ZCARD', K_HOLDERS) >= tonumber(limit) then
+        if not granted or redis.call('SPUBLISH', chan .. id, 'head') > 0 then return end
+      else
+        local fence = next_fence(now)
+        if redis.call('SPUBLISH', chan .. id, string.format('%d', fence) .. '|' .. now) > 0 then
+          take(token, tonumber(ttl), limit, info, fence, now)
+          granted = true
+        end
+      end
       redis.call('HDEL', K_WAITERS, id)
     end
     redis.call('LPOP', K_QUEUE)

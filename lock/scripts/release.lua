@@ -1,10 +1,15 @@
 -- ARGV: 1 token, 2 channel prefix. Returns 1 when released, 0 when token did
--- not hold the lock (nothing of another holder is deleted).
+-- not hold a live lease (nothing of another holder is deleted).
 local now = now_ms()
-prune(now)
-local held = redis.call('ZREM', K_HOLDERS, ARGV[1])
-if held == 1 then
+local score = redis.call('ZSCORE', K_HOLDERS, ARGV[1])
+local held = 0
+if score and tonumber(score) > now then
+  redis.call('ZREM', K_HOLDERS, ARGV[1])
   redis.call('HDEL', K_META, ARGV[1])
+  held = 1
 end
-grant(now, ARGV[2])
+if redis.call('EXISTS', K_QUEUE) == 1 then
+  prune(now)
+  grant(now, ARGV[2])
+end
 return held

@@ -56,3 +56,11 @@ output "build_output" {
   description = "What the build printed"
   sensitive   = true
 }
+
+step "probe" {
+  shell = "echo ${try(tonumber(env("PORT")), 8080)} ${can(regex("^a", "abc"))}"
+  env = {
+    CSV  = join(",", [for k, v in var.hosts : "${k}:${v.port}"])
+    HASH = substr(sha256(var.env), 0, 12)
+  }
+}

@@ -1,0 +1,96 @@
+# ci-deploy: every CI pipeline runs this workflow after its build. However many
+# pipelines finish at once:
+#   - the schema migration of a release runs exactly once (lock + once marker),
+#   - deployments to an environment run one at a time, in the order the
+#     pipelines arrived (the environment lock is a fair queue),
+#   - a pipeline that waits says who holds the environment and for how long.
+#
+# Point it at Redis so that runners on different machines coordinate:
+#   LOCKSTEP_BACKEND=redis://redis.internal:6379/0 lockstep run -var release=v42 examples/ci-deploy
+#
+# Or uncomment the backend block:
+# lockstep {
+#   backend "redis" {
+#     url = env("REDIS_URL")
+#   }
+# }
+
+variable "env" {
+  type    = string
+  default = "staging"
+  validation {
+    condition     = contains(["staging", "production"], var.env)
+    error_message = "The env must be staging or production."
+  }
+}
+
+variable "release" {
+  type        = string
+  default     = "v1"
+  description = "The release being deployed (e.g. the git tag)"
+}
+
+# The commands are variables so that you (and the tests) can swap in real
+# tools; the defaults only print and sleep.
+variable "migrate_command" {
+  type    = list(string)
+  default = ["sh", "-c", "echo \"migrating the $ENV database to $RELEASE\"; sleep 1"]
+}
+
+variable "deploy_command" {
+  type    = list(string)
+  default = ["sh", "-c", "echo \"deploying $RELEASE to $ENV (fencing token $LOCKSTEP_FENCING_TOKEN)\"; sleep 1"]
+}
+
+locals {
+  env_vars = {
+    ENV     = var.env
+    RELEASE = var.release
+  }
+}
+
+step "migrate" {
+  description = "Apply schema migrations exactly once per release"
+
+  lock {
+    key     = "db/${var.env}/migrate"
+    ttl     = "30s"
+    timeout = "15m"
+  }
+
+  once {
+    key = "db/${var.env}/migrated/${var.release}"
+  }
+
+  command = var.migrate_command
+  env     = local.env_vars
+  timeout = "15m"
+}
+
+step "deploy" {
+  description = "Deploy, one pipeline at a time, in arrival order"
+  depends_on  = [step.migrate]
+
+  lock {
+    key     = "deploy/${var.env}"
+    ttl     = "30s"
+    timeout = "30m"
+  }
+
+  command = var.deploy_command
+  env     = local.env_vars
+  retry {
+    attempts = 2
+    delay    = "5s"
+  }
+}
+
+step "smoke_test" {
+  depends_on = [step.deploy]
+  shell      = "echo \"smoke test of $ENV passed\""
+  env        = local.env_vars
+}
+
+output "migration" {
+  value = step.migrate.status
+}

@@ -1,0 +1,9 @@
+step "a" {
+  shell = "true"
+  lock {
+    key = "" # ERROR: Empty lock key
+  }
+  once {
+    key = null # ERROR: Empty once key
+  }
+}
