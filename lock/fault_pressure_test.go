@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/lockstep-dev/lockstep/lock"
 	"github.com/lockstep-dev/lockstep/lock/locktest"
 )

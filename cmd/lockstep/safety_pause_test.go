@@ -1,0 +1,72 @@
+package main
+
+import (
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lockstep-dev/lockstep/lock/locktest"
+)
+
+// TestSafety_processPause: the holder (lockstep and its step) is paused with
+// SIGSTOP past its TTL, as a stopped VM or a long GC pause would be. Another
+// replica takes the lock; when the holder resumes, lockstep finds the lease
+// lost and terminates the step (exit 4). The paused step was inside its
+// critical section while the new holder entered: this is the overlap a lease
+// cannot prevent (docs/guarantees.md), and the fencing tokens show how a
+// protected resource tells the two apart.
+func TestSafety_processPause(t *testing.T) {
+	const ttl = time.Second
+	srv := locktest.StartServer(t, nil)
+	records := filepath.Join(t.TempDir(), "records")
+	env := []string{"LOCKSTEP_BACKEND=" + srv.URL()}
+	holder := startLockstep(t, "", env, "exec", "-ttl", ttl.String(), "safety/pause", "--",
+		"teststep", "record", records, "holder", "60s")
+	waitFile(t, records, 30*time.Second)
+	old := readSections(t, records)[0]
+	pids := []int{holder.cmd.Process.Pid, old.pid}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGCONT)
+		}
+	})
+	paused := monotonicNS()
+	next := startLockstep(t, "", env, "exec", "-ttl", ttl.String(), "safety/pause", "--",
+		"teststep", "record", records, "next", "1ms")
+	if code := next.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("next replica exited %d: %s", code, next.stderr)
+	}
+	var fresh section
+	for _, s := range readSections(t, records) {
+		if s.label == "next" {
+			fresh = s
+		}
+	}
+	resumed := time.Now()
+	for _, pid := range pids {
+		syscall.Kill(pid, syscall.SIGCONT)
+	}
+	code := holder.wait(t, 30*time.Second)
+	stepGone := waitCond(t, 15*time.Second, "the resumed holder's step to die", func() bool { return !alive(old.pid) })
+	t.Logf("process-pause: holder paused; next replica entered %s later with fence %d (paused holder's fence %d); after SIGCONT lockstep exited %d in %s, step gone %s after SIGCONT; the paused step overlapped the next holder (by design of a lease: fencing rejects it)",
+		time.Duration(fresh.enter-paused).Round(time.Millisecond), fresh.fence, old.fence, code,
+		time.Since(resumed).Round(time.Millisecond), stepGone.Round(time.Millisecond))
+	if took := time.Duration(fresh.enter - paused); took > ttl+time.Second {
+		t.Errorf("next replica waited %s for a paused holder's lease, want within ttl + 1s", took)
+	}
+	if fresh.fence <= old.fence {
+		t.Errorf("next holder's fence %d is not above the paused holder's %d", fresh.fence, old.fence)
+	}
+	if code != exitLost {
+		t.Errorf("resumed holder exited %d, want %d (lock lost)\nstderr:\n%s", code, exitLost, holder.stderr)
+	}
+	if stepGone > ttl {
+		t.Errorf("the resumed step ran on %s after SIGCONT, want under the ttl", stepGone)
+	}
+}
