@@ -33,6 +33,7 @@ func TestSafety_backendRefused(t *testing.T) {
 		{"acl denies scripts", "redis://reader:reader-pass@" + srv.Addr, "perm"},
 		{"tls to a plain server", "rediss://" + srv.Addr, "tls"},
 	}
+	lockstepBin(t) // build first: the timing is lockstep's alone
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			start := time.Now()

@@ -183,6 +183,7 @@ func TestSafety_hostileFiles(t *testing.T) {
 	bomb := "locals {\n  x = " + strings.Repeat("(", depth) + "1" + strings.Repeat(")", depth) + "\n}\n"
 	big := bytes.Repeat([]byte("# padding padding padding padding padding padding padding padding padding\n"), 50<<20/74+1)
 	cases := map[string][]byte{"hcl-depth-bomb": []byte(bomb), "50 MB file": big}
+	lockstepBin(t) // build first: the timing is lockstep's alone
 	for name, text := range cases {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()

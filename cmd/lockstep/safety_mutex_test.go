@@ -18,6 +18,7 @@ import (
 // after another through section(worker, iteration), and returns the wall time.
 func contend(t *testing.T, workers, iters int, section func(w, i int) error) time.Duration {
 	t.Helper()
+	lockstepBin(t) // build first: the timing is the workload's alone
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
