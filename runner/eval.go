@@ -252,10 +252,13 @@ func forEachItems(scope *config.Scope, expr hcl.Expression) (items map[string]ct
 	if !v.IsWhollyKnown() {
 		return nil, false, diags
 	}
-	v, _ = v.UnmarkDeep()
 	bad := func(detail string) (map[string]cty.Value, bool, hcl.Diagnostics) {
 		return nil, true, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid for_each argument",
 			Detail: detail, Subject: expr.Range().Ptr()})
+	}
+	if v.ContainsMarked() {
+		// Instance keys appear in addresses, output and lock holders.
+		return bad("The for_each value is derived from a sensitive value; instance keys are shown everywhere, so it cannot be used.")
 	}
 	if v.IsNull() {
 		return bad("The for_each value must not be null.")

@@ -582,3 +582,45 @@ func TestFormatValue_stringsAreJSON(t *testing.T) {
 		t.Errorf("tuple: %s", got)
 	}
 }
+
+func TestRun_sensitiveForEachRejected(t *testing.T) {
+	wf := loadWorkflow(t, `
+variable "hosts" {
+  type      = set(string)
+  sensitive = true
+}
+step "s" {
+  for_each = var.hosts
+  command  = ["echo", each.key]
+}
+`)
+	res, _ := runWorkflow(t, wf, newMemLocker(), runSetup{vars: map[string]cty.Value{"hosts": cty.SetVal([]cty.Value{cty.StringVal("hunter2")})}})
+	in := wantStatus(t, res, "step.s", StatusFailed, ReasonEval)
+	if strings.Contains(in.Err.Error(), "hunter2") {
+		t.Errorf("error shows the secret: %v", in.Err)
+	}
+}
+
+func TestRun_semaphoreBoundsForEach(t *testing.T) {
+	wf := loadWorkflow(t, `
+step "restart" {
+  for_each = toset(["n1", "n2", "n3", "n4", "n5", "n6"])
+  lock "fleet" {
+    key   = "fleet/restart"
+    limit = 2
+  }
+  lock "node" {
+    key = "node/${each.key}"
+  }
+  shell = "sleep 0.05"
+}
+`)
+	m := newMemLocker()
+	res, _ := runWorkflow(t, wf, m, runSetup{})
+	if res.Outcome != OutcomeSucceeded || len(res.Instances) != 6 {
+		t.Fatalf("outcome %v with %d instances", res.Outcome, len(res.Instances))
+	}
+	if got := m.maxHeld["fleet/restart"]; got != 2 {
+		t.Errorf("the fleet semaphore had at most %d holders, want exactly 2", got)
+	}
+}

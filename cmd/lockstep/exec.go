@@ -168,7 +168,10 @@ func releaseLease(ctx context.Context, l lock.Locker, lease *lock.Lease, logger 
 // command's group when the lease is lost or a signal arrives (a second signal
 // kills it at once).
 func superviseCommand(ctx context.Context, again <-chan os.Signal, l lock.Locker, lease *lock.Lease, o *execOptions, runID string, logger hclog.Logger) (int, error) {
-	keeper := keepLease(ctx, l, lease, logger)
+	// The lease is kept until the command is gone, also through the grace
+	// period after a signal: letting it lapse while the group still runs
+	// would let the next holder in beside it.
+	keeper := keepLease(context.WithoutCancel(ctx), l, lease, logger)
 	defer keeper.Stop()
 	env := append(os.Environ(),
 		"LOCKSTEP_RUN_ID="+runID, "LOCKSTEP_STEP=exec", "LOCKSTEP_LOCK_KEY="+o.key,

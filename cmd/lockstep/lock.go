@@ -163,19 +163,35 @@ func lockShowMain(args []string) int {
 		return code
 	}
 	return withLocker("lock show", &bf, func(ctx context.Context, l lock.Locker) error {
+		if *asJSON {
+			li, err := lockInfoOf(ctx, l, a[0])
+			if err != nil {
+				return err
+			}
+			return writeJSONLines([]lock.LockInfo{li})
+		}
 		holders, err := l.Holders(ctx, a[0])
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			if holders == nil {
-				holders = []lock.Holder{}
-			}
-			return writeJSONLines([]lock.LockInfo{{Key: a[0], Holders: holders}})
-		}
 		writeLockInfo(os.Stdout, a[0], holders)
 		return nil
 	})
+}
+
+// lockInfoOf returns key as List reports it (limit, holders, waiters), or a
+// free lock with no holders.
+func lockInfoOf(ctx context.Context, l lock.Locker, key string) (lock.LockInfo, error) {
+	locks, err := l.List(ctx, key)
+	if err != nil {
+		return lock.LockInfo{}, err
+	}
+	for _, li := range locks {
+		if li.Key == key {
+			return li, nil
+		}
+	}
+	return lock.LockInfo{Key: key, Limit: 1, Holders: []lock.Holder{}}, nil
 }
 
 func lockAcquireMain(args []string) int {
