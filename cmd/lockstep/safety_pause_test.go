@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -68,5 +69,24 @@ func TestSafety_processPause(t *testing.T) {
 	}
 	if stepGone > ttl {
 		t.Errorf("the resumed step ran on %s after SIGCONT, want under the ttl", stepGone)
+	}
+}
+
+// TestSafety_latencyUnderBudget: replies delayed by 0.2 × TTL on every round
+// trip do not make lockstep give up a lease it still holds: a step twice the
+// TTL long (six renewals) completes and lockstep exits 0.
+func TestSafety_latencyUnderBudget(t *testing.T) {
+	const ttl = time.Second
+	srv := locktest.StartServer(t, nil)
+	proxy := locktest.StartProxy(t, srv.Addr)
+	proxy.Latency(ttl / 5)
+	lockstepBin(t)
+	start := time.Now()
+	code, p := runLockstep(t, "", []string{"LOCKSTEP_BACKEND=" + proxy.URL()}, "exec", "-ttl", ttl.String(), "safety/slow-link", "--",
+		"teststep", "sleep", (2 * ttl).String(), "print", "finished")
+	t.Logf("latency-budget (process): %s reply latency, ttl %s, a %s step: exit %d after %s; stderr: %s",
+		ttl/5, ttl, 2*ttl, code, time.Since(start).Round(time.Millisecond), firstLine(p.stderr.String()+"\n-"))
+	if code != 0 || !strings.Contains(p.stdout.String(), "finished") {
+		t.Fatalf("a slow but working link lost the lock: exit %d\nstderr:\n%s", code, p.stderr)
 	}
 }
