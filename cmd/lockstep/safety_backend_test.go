@@ -110,9 +110,22 @@ lockstep {
 }
 %s`, s.MasterName, s.Sentinel.Addr, blockStep)})
 	runBlock(t, dir, s.Primary.Addr)
+	// A step holds a lock through the failover: lockstep must follow the new
+	// primary and either keep the lock (it had replicated) or report its loss
+	// (exit 4); nothing else.
+	records := filepath.Join(t.TempDir(), "records")
+	held := startLockstep(t, dir, nil, "exec", "-config", ".", "-ttl", "3s", "failover/held", "--",
+		"teststep", "record", records, "held", "4s")
+	waitFile(t, records, 30*time.Second)
 	start := time.Now()
 	s.Failover()
-	t.Logf("sentinel block: failover took %s", time.Since(start).Round(time.Millisecond))
+	failover := time.Since(start)
+	code := held.wait(t, time.Minute)
+	t.Logf("sentinel block: failover took %s; a 4s step holding a lock through it: exit %d (0: the lock survived and was renewed on the new primary; 4: loss reported) %s",
+		failover.Round(time.Millisecond), code, firstLine(held.stderr.String()+"\n-"))
+	if code != 0 && code != exitLost {
+		t.Errorf("the step holding a lock through the failover: exit %d, want 0 or %d\nstderr:\n%s", code, exitLost, held.stderr)
+	}
 	runBlock(t, dir, s.Replica.Addr)
 }
 
