@@ -14,7 +14,8 @@ import (
 type KeepOptions struct {
 	// Interval between renewals; default lease.TTL/3.
 	Interval time.Duration
-	// Timeout bounds one renewal call; default Interval/2. It never runs
+	// Timeout bounds one renewal call; default TTL/2, so that a slow but
+	// working link (round trips up to TTL/2) keeps the lease. It never runs
 	// past the local deadline.
 	Timeout time.Duration
 	// Retry is the pause before retrying a renewal that failed with a
@@ -67,7 +68,7 @@ func (k *Keeper) defaults() {
 		o.Interval = ttl / 3
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = o.Interval / 2
+		o.Timeout = ttl / 2
 	}
 	if o.Retry <= 0 {
 		o.Retry = max(o.Interval/10, 10*time.Millisecond)
@@ -126,7 +127,7 @@ func (k *Keeper) run(ctx context.Context, start time.Time) {
 			k.mu.Lock()
 			k.renewals++
 			k.mu.Unlock()
-			timer.Reset(k.opts.Interval)
+			timer.Reset(max(k.opts.Interval-time.Since(began), 0)) // a steady cadence, however slow the link
 		case errors.Is(err, ErrNotHeld):
 			k.lose(err)
 			return
@@ -150,7 +151,17 @@ func (k *Keeper) renew(ctx context.Context, deadline time.Time) error {
 	}
 	rctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	return k.l.Renew(rctx, k.lease.Key, k.lease.Token, k.lease.TTL)
+	// The call runs apart so that a client that does not bound network
+	// waits by the context (go-redis without ContextTimeoutEnabled) cannot
+	// hold the keeper past its deadline; a late reply is ignored.
+	done := make(chan error, 1)
+	go func() { done <- k.l.Renew(rctx, k.lease.Key, k.lease.Token, k.lease.TTL) }()
+	select {
+	case err := <-done:
+		return err
+	case <-rctx.Done():
+		return fmt.Errorf("renew %q: %w", k.lease.Key, rctx.Err())
+	}
 }
 
 func (k *Keeper) lose(err error) {

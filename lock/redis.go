@@ -40,7 +40,10 @@ type Redis struct {
 
 var _ Locker = (*Redis)(nil)
 
-// NewRedis returns a Redis backend using client. It panics if
+// NewRedis returns a Redis backend using client. Build the client with
+// ContextTimeoutEnabled: true, or go-redis bounds network waits by its
+// Read/WriteTimeout instead of the caller's context (the lease keeper does
+// not depend on it: it stops waiting for a renewal at its own deadline). It panics if
 // opts.KeyPrefix contains '{' or '}'; use ValidKeyPrefix to check user input
 // first. It does not contact the server.
 func NewRedis(client redis.UniversalClient, opts *RedisOptions) *Redis {

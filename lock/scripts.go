@@ -5,6 +5,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -35,9 +36,17 @@ func readScript(name string) string {
 	return string(b)
 }
 
-// lockScript prepends the shared helpers of the lock scripts.
+// lockScript assembles a lock script: the shared key names, then the
+// script with the shared helpers inserted at its "--@prelude" line (after
+// its fast path) or at its top.
 func lockScript(name string) *redis.Script {
-	return redis.NewScript(readScript("prelude") + "\n" + readScript(name))
+	body, prelude := readScript(name), readScript("prelude")
+	if before, after, ok := strings.Cut(body, "--@prelude\n"); ok {
+		body = before + prelude + after
+	} else {
+		body = prelude + body
+	}
+	return redis.NewScript(readScript("header") + body)
 }
 
 func plainScript(name string) *redis.Script { return redis.NewScript(readScript(name)) }

@@ -227,10 +227,15 @@ func (s *backendSpec) open(logger hclog.Logger) (lock.Locker, error) {
 	if s.local {
 		return newLocalLocker(s.dir, logger)
 	}
+	// Without ContextTimeoutEnabled go-redis ignores context deadlines on
+	// the wire, so a renewal bounded to ttl/3 could hang on a dead network
+	// until the read timeout.
 	var client redis.UniversalClient
 	if s.universal != nil {
+		s.universal.ContextTimeoutEnabled = true
 		client = redis.NewUniversalClient(s.universal)
 	} else {
+		s.simple.ContextTimeoutEnabled = true
 		client = redis.NewClient(s.simple)
 	}
 	return newRedisLocker(client, s.keyPrefix, logger)

@@ -33,6 +33,11 @@ func (s *suite) holdersListForce(t *testing.T) {
 		t.Fatalf("holder ttl left %s, want within (0, 1m]", h.TTL)
 	}
 	w := waitingAcquire(ctx, t, s.locker(t), lock.Request{Key: "list/b"})
+	if s.caps.FIFO { // a backend with a queue reports its length
+		if infos, err := l.List(ctx, "list/b"); err != nil || len(infos) != 1 || infos[0].Waiters != 1 {
+			t.Fatalf("list with one waiter: %+v, %v", infos, err)
+		}
+	}
 	if err := l.ForceRelease(ctx, "list/b"); err != nil {
 		t.Fatal(err)
 	}

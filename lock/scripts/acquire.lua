@@ -4,15 +4,21 @@
 -- already: idempotent), else {0, pttl of the first lease to end, is_head,
 -- holders...}.
 local token, ttl, limit, info, id, chan = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
-local now = now_ms()
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('EXISTS', K_HOLDERS, K_QUEUE) == 0 then -- free and nobody waits: the fast path
-  local fence = next_fence(now)
+  local fence = redis.call('INCR', K_FENCE)
+  if fence == 1 then -- a new counter: see next_fence
+    fence = now * 1000
+    redis.call('SET', K_FENCE, string.format('%d', fence))
+  end
   redis.call('ZADD', K_HOLDERS, now + ttl, token)
   redis.call('HSET', K_META, token, string.format('%d', fence) .. '|' .. now .. '|' .. limit .. '|' .. info)
   redis.call('PEXPIRE', K_HOLDERS, ttl)
   redis.call('PEXPIRE', K_META, ttl)
   return {1, fence, now, ttl}
 end
+--@prelude
 prune(now)
 grant(now, chan)
 local score = redis.call('ZSCORE', K_HOLDERS, token)
