@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -88,5 +89,38 @@ func TestSafety_latencyUnderBudget(t *testing.T) {
 		ttl/5, ttl, 2*ttl, code, time.Since(start).Round(time.Millisecond), firstLine(p.stderr.String()+"\n-"))
 	if code != 0 || !strings.Contains(p.stdout.String(), "finished") {
 		t.Fatalf("a slow but working link lost the lock: exit %d\nstderr:\n%s", code, p.stderr)
+	}
+}
+
+// TestSafety_lossIgnoringTerm: a step that ignores SIGTERM is killed
+// kill_timeout after its lock is lost, with its whole process group.
+func TestSafety_lossIgnoringTerm(t *testing.T) {
+	const ttl, grace = time.Second, 500 * time.Millisecond
+	srv := locktest.StartServer(t, nil)
+	a := adminClient(t, srv.Addr)
+	dir := t.TempDir()
+	records, pidFile := filepath.Join(dir, "records"), filepath.Join(dir, "grandchild")
+	ls := startLockstep(t, "", []string{"LOCKSTEP_BACKEND=" + srv.URL()}, "exec", "-ttl", ttl.String(),
+		"-kill-timeout", grace.String(), "safety/stubborn", "--",
+		"teststep", "ignore-term", "spawn-sleep", pidFile, "60s", "record", records, "step", "60s")
+	waitFile(t, records, 30*time.Second)
+	child, grandchild := readSections(t, records)[0].pid, readPid(t, pidFile)
+	for _, k := range liveLockKeys(t, a) {
+		a.Del(context.Background(), k)
+	}
+	gone := waitCond(t, 15*time.Second, "the stubborn step's group to die", func() bool {
+		return !alive(child) && !alive(grandchild)
+	})
+	code := ls.wait(t, 30*time.Second)
+	t.Logf("loss with a step ignoring SIGTERM: group killed %s after the key was deleted (renewal interval %s + kill_timeout %s); exit %d",
+		gone.Round(time.Millisecond), ttl/3, grace, code)
+	if code != exitLost {
+		t.Errorf("exit %d, want %d\nstderr:\n%s", code, exitLost, ls.stderr)
+	}
+	if limit := ttl/3 + grace + 500*time.Millisecond; gone > limit {
+		t.Errorf("the step outlived the loss by %s, want within %s", gone, limit)
+	}
+	if gone < grace {
+		t.Errorf("the step died %s after the loss, before kill_timeout %s: did it get SIGKILL first?", gone, grace)
 	}
 }
