@@ -3,7 +3,9 @@ package lock_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,44 +74,8 @@ func TestCluster_hostileKeys(t *testing.T) {
 		if err := l.Renew(ctx, key, lease.Token, 5*time.Second); err != nil {
 			t.Fatalf("renew %q: %v", key, err)
 		}
-		// A waiter queues while the lease is held; releasing wakes it.
-		got := make(chan error, 1)
-		var queued = make(chan struct{})
-		go func() {
-			var once bool
-			w, err := l.Acquire(ctx, lock.Request{Key: key, TTL: 5 * time.Second, Wait: 10 * time.Second,
-				OnWait: func([]lock.Holder) {
-					if !once {
-						once = true
-						close(queued)
-					}
-				}})
-			if err == nil {
-				if w.Fence <= lease.Fence {
-					t.Errorf("waiter's fence %d not above %d", w.Fence, lease.Fence)
-				}
-				err = l.Release(ctx, key, w.Token)
-			}
-			got <- err
-		}()
-		select {
-		case <-queued:
-		case err := <-got:
-			t.Fatalf("waiter on %q returned before queueing: %v", key, err)
-		case <-time.After(10 * time.Second):
-			t.Fatalf("waiter on %q never queued", key)
-		}
-		keys := clusterKeys(t, cl)
-		if len(keys) < 3 {
-			t.Fatalf("key %q: only %d keys in the cluster while held with a waiter: %v", key, len(keys), keys)
-		}
-		slot := -1
-		for k, s := range keys {
-			if slot >= 0 && s != slot {
-				t.Fatalf("key %q: lock keys span slots: %v (%s)", key, keys, k)
-			}
-			slot = s
-		}
+		got := queueWaiter(t, l, key, lease)
+		slot := oneSlot(t, key, clusterKeys(t, cl))
 		slots[slot] = true
 		if err := l.Release(ctx, key, lease.Token); err != nil {
 			t.Fatalf("release %q: %v", key, err)
@@ -123,4 +89,52 @@ func TestCluster_hostileKeys(t *testing.T) {
 	}
 	t.Logf("cluster-slots: %d hostile keys; each lock's keys in one slot, no CROSSSLOT; acquire/renew/wait/release work; %d distinct slots used",
 		len(hostileKeys), len(slots))
+}
+
+// queueWaiter starts a waiter on key (held by lease) and returns once it is
+// queued. The channel yields the waiter's outcome after it got the lock and
+// released it again.
+func queueWaiter(t *testing.T, l lock.Locker, key string, lease *lock.Lease) <-chan error {
+	t.Helper()
+	ctx := context.Background()
+	got := make(chan error, 1)
+	queued := make(chan struct{})
+	go func() {
+		var once sync.Once
+		w, err := l.Acquire(ctx, lock.Request{Key: key, TTL: 5 * time.Second, Wait: 10 * time.Second,
+			OnWait: func([]lock.Holder) { once.Do(func() { close(queued) }) }})
+		if err == nil {
+			if w.Fence <= lease.Fence {
+				err = fmt.Errorf("waiter's fence %d not above %d", w.Fence, lease.Fence)
+			} else {
+				err = l.Release(ctx, key, w.Token)
+			}
+		}
+		got <- err
+	}()
+	select {
+	case <-queued:
+	case err := <-got:
+		t.Fatalf("waiter on %q returned before queueing: %v", key, err)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("waiter on %q never queued", key)
+	}
+	return got
+}
+
+// oneSlot checks that the keys of one lock (with a holder and a waiter: at
+// least holders, meta and fence) all hash to one slot, and returns it.
+func oneSlot(t *testing.T, key string, keys map[string]int) int {
+	t.Helper()
+	if len(keys) < 3 {
+		t.Fatalf("key %q: only %d keys in the cluster while held with a waiter: %v", key, len(keys), keys)
+	}
+	slot := -1
+	for k, s := range keys {
+		if slot >= 0 && s != slot {
+			t.Fatalf("key %q: lock keys span slots: %v (%s)", key, keys, k)
+		}
+		slot = s
+	}
+	return slot
 }

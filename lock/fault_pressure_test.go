@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/lockstep-dev/lockstep/lock"
 	"github.com/lockstep-dev/lockstep/lock/locktest"
 )
@@ -42,24 +41,9 @@ func TestFault_waiterPressure(t *testing.T) {
 	lease := acquire(t, holder, "deploy/staging", ttl)
 	base := renewLatencies(t, holder, lease, 3)
 
-	// Each waiter is its own backend and client, as separate processes are.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var queued atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, waiters)
-	for i := 0; i < waiters; i++ {
-		l := faultLocker(t, srv.Addr, nil)
-		var once sync.Once
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := l.Acquire(ctx, lock.Request{Key: "deploy/staging", TTL: ttl, Wait: lock.WaitForever,
-				OnWait: func([]lock.Holder) { once.Do(func() { queued.Add(1) }) }})
-			errs <- err
-		}()
-	}
-	waitUntil(t, 30*time.Second, "every waiter to queue", func() bool { return queued.Load() == waiters })
+	leave := startWaiters(t, ctx, srv.Addr, "deploy/staging", waiters)
 
 	before := commandCalls(t, a)
 	start := time.Now()
@@ -81,18 +65,45 @@ func TestFault_waiterPressure(t *testing.T) {
 	}
 
 	cancel()
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("a cancelled waiter returned %v, want context.Canceled", err)
-		}
-	}
+	leave()
 	if err := holder.Release(context.Background(), lease.Key, lease.Token); err != nil {
 		t.Fatal(err)
 	}
 	// Cancelled waiters left nothing behind: the lock is free at once.
 	if _, err := holder.Acquire(context.Background(), lock.Request{Key: "deploy/staging", TTL: ttl}); err != nil {
 		t.Fatalf("acquire after every waiter left: %v", err)
+	}
+}
+
+// startWaiters starts n waiters on key, each with its own backend and client
+// as separate processes would have, and returns once all are queued. The
+// returned function waits for them to end after ctx is cancelled and checks
+// that each returned context.Canceled.
+func startWaiters(t *testing.T, ctx context.Context, addr, key string, n int) func() {
+	t.Helper()
+	var queued atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		l := faultLocker(t, addr, nil)
+		var once sync.Once
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := l.Acquire(ctx, lock.Request{Key: key, TTL: time.Minute, Wait: lock.WaitForever,
+				OnWait: func([]lock.Holder) { once.Do(func() { queued.Add(1) }) }})
+			errs <- err
+		}()
+	}
+	waitUntil(t, 30*time.Second, "every waiter to queue", func() bool { return queued.Load() == int64(n) })
+	return func() {
+		t.Helper()
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("a cancelled waiter returned %v, want context.Canceled", err)
+			}
+		}
 	}
 }

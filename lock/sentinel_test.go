@@ -19,7 +19,7 @@ import (
 // and that the client follows the new primary.
 func TestSentinel_failover(t *testing.T) {
 	const ttl = 3 * time.Second
-	s := locktest.StartSentinel(t)
+	s := locktest.StartSentinel(t, nil)
 	client := redis.NewUniversalClient(&redis.UniversalOptions{MasterName: s.MasterName, Addrs: s.Addrs(), DisableIdentity: true})
 	t.Cleanup(func() { client.Close() })
 	l := lock.NewRedis(client, nil)
@@ -69,5 +69,55 @@ func TestSentinel_failover(t *testing.T) {
 		if !errors.Is(err, lock.ErrBusy) {
 			t.Fatalf("a second holder after failover: %v, want ErrBusy", err)
 		}
+	}
+}
+
+// TestSentinel_failoverUnsynced is the failover the guarantees warn about:
+// the lock was written to the primary but never reached the replica
+// (replication cut off), and the replica is promoted. The
+// lock is gone; the holder's keeper must report the loss instead of carrying
+// on, and a new holder can take the lock (the overlap window is measured).
+func TestSentinel_failoverUnsynced(t *testing.T) {
+	const ttl = 3 * time.Second
+	s := locktest.StartSentinel(t, nil)
+	client := redis.NewUniversalClient(&redis.UniversalOptions{MasterName: s.MasterName, Addrs: s.Addrs(), DisableIdentity: true})
+	t.Cleanup(func() { client.Close() })
+	l := lock.NewRedis(client, nil)
+	t.Cleanup(func() { l.Close() })
+	ctx := context.Background()
+
+	s.BreakReplication()
+	lease := acquire(t, l, "db/unsynced", ttl)
+	k := keep(t, l, lease)
+	start := time.Now()
+	s.Failover()
+	failover := time.Since(start)
+
+	var other *lock.Lease
+	var lastErr error
+	t.Cleanup(func() {
+		if other == nil {
+			t.Logf("last acquire error: %v", lastErr)
+			for _, srv := range []*locktest.Server{s.Primary, s.Replica} {
+				role, _ := srv.Do("ROLE")
+				t.Logf("%s: role %s keys %v", srv.Addr, role, lockKeys(t, admin(t, srv.Addr)))
+			}
+		}
+	})
+	waitUntil(t, 15*time.Second, "a second holder on the new primary", func() bool {
+		other, lastErr = l.Acquire(ctx, lock.Request{Key: lease.Key, TTL: ttl})
+		return lastErr == nil
+	})
+	second := time.Since(start)
+	lostAfter := waitLost(t, k, start, time.Since(start)+2*ttl)
+	t.Logf("sentinel-failover (unsynced): failover %s; a second holder acquired %s after it began (fence %d, first holder's fence %d); the first holder's keeper reported loss %s after it began (err %v)",
+		failover.Round(time.Millisecond), second.Round(time.Millisecond), other.Fence, lease.Fence, lostAfter.Round(time.Millisecond), k.Err())
+	if lostAfter > second+ttl {
+		t.Errorf("the first holder learnt of the loss %s after the second holder entered, want within one ttl", lostAfter-second)
+	}
+	// The fence counter was lost with the key; it must still not go back,
+	// or a fenced resource would take the new holder for a stale one.
+	if other.Fence <= lease.Fence {
+		t.Errorf("the fencing token went back with the failover: new %d ≤ old %d", other.Fence, lease.Fence)
 	}
 }

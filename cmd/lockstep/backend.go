@@ -7,10 +7,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
@@ -110,6 +113,9 @@ func urlReason(err error) error {
 // a short-lived command pays one dial and nothing more before its first
 // command.
 func leanOptions(o *redis.Options) *redis.Options {
+	// One retry of a failed dial: the keeper retries renewals itself, and a
+	// refused or misconfigured backend should be reported at once.
+	o.DialerRetries = 2
 	o.DisableIdentity = true
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	return o
@@ -175,6 +181,7 @@ func universalOptions(b *config.Backend, tlsConf *tls.Config) (*redis.UniversalO
 		Password:                 b.Password,
 		DB:                       b.DB,
 		TLSConfig:                tlsConf,
+		DialerRetries:            2,
 		DisableIdentity:          true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}
@@ -236,6 +243,9 @@ func (s *backendSpec) open(logger hclog.Logger) (lock.Locker, error) {
 		client = redis.NewUniversalClient(s.universal)
 	} else {
 		s.simple.ContextTimeoutEnabled = true
+		if s.simple.TLSConfig != nil && s.simple.Dialer == nil {
+			s.simple.Dialer = tlsDialer(s.simple)
+		}
 		client = redis.NewClient(s.simple)
 	}
 	return newRedisLocker(client, s.keyPrefix, logger)
@@ -284,4 +294,41 @@ func (f *backendFlags) open(ctx context.Context, logger hclog.Logger) (lock.Lock
 	f.local = spec.local
 	l, err := spec.open(logger)
 	return l, spec.desc, err
+}
+
+// tlsHandshakeTimeout bounds the TLS handshake apart from the TCP dial: a
+// plain-text Redis never answers a ClientHello, and without it every retry
+// would wait out the whole dial timeout.
+const tlsHandshakeTimeout = 2 * time.Second
+
+// tlsDialer dials TCP, then does the TLS handshake with its own timeout and
+// an error that says what probably went wrong. The error deliberately does not
+// wrap the timeout, so that go-redis does not retry a handshake that will
+// fail the same way.
+func tlsDialer(o *redis.Options) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 5 * time.Minute}
+		raw, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		conf := o.TLSConfig.Clone()
+		if conf.ServerName == "" {
+			if host, _, err := net.SplitHostPort(addr); err == nil {
+				conf.ServerName = host
+			}
+		}
+		hctx, cancel := context.WithTimeout(ctx, tlsHandshakeTimeout)
+		defer cancel()
+		conn := tls.Client(raw, conf)
+		if err := conn.HandshakeContext(hctx); err != nil {
+			raw.Close()
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("tls handshake with %s failed: %v (is the server speaking TLS?)", addr, err)
+			}
+			return nil, fmt.Errorf("tls handshake with %s failed: %v", addr, err)
+		}
+		return conn, nil
+	}
 }

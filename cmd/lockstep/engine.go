@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/redis/go-redis/v9"
@@ -50,4 +51,17 @@ func newLocalLocker(dir string, logger hclog.Logger) (lock.Locker, error) {
 // when it is lost, never re-acquired.
 func keepLease(ctx context.Context, l lock.Locker, lease *lock.Lease, logger hclog.Logger) *lock.Keeper {
 	return lock.Keep(ctx, l, lease, &lock.KeepOptions{Logger: logger})
+}
+
+// evictionWarning returns a warning when l is a Redis whose maxmemory-policy
+// may evict lock keys, else "". It costs one round trip, bounded to a second;
+// a server that refuses CONFIG GET (ACL) yields no warning.
+func evictionWarning(ctx context.Context, l lock.Locker) string {
+	r, ok := l.(ownedRedis)
+	if !ok {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return r.EvictionWarning(ctx)
 }

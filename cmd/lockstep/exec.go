@@ -106,6 +106,10 @@ func execMain(args []string) int {
 		return fail("exec", err)
 	}
 	defer l.Close()
+	if w := evictionWarning(ctx, l); w != "" {
+		logger.Warn(w)
+		fmt.Fprintln(os.Stderr, "lockstep exec: warning: "+w)
+	}
 	code, err = runExec(ctx, again, l, o, logger)
 	if err != nil {
 		return fail("exec", withCause(ctx, err))

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/lockstep-dev/lockstep/config"
@@ -102,6 +103,10 @@ func execute(wf *config.Workflow, vars map[string]cty.Value, plan *runner.Plan, 
 	}
 	defer locker.Close()
 	logger.Debug("backend opened", "backend", desc)
+	if w := evictionWarning(sigs.ctx, locker); w != "" {
+		logger.Warn(w)
+		out.diagnostics(wf, hcl.Diagnostics{{Severity: hcl.DiagWarning, Summary: "Redis may evict lock keys", Detail: w + "."}})
+	}
 
 	opts := runner.Options{Locker: locker, Variables: vars, Parallelism: rs.parallelism, KeepGoing: rs.keepGoing,
 		RunID: newRunID(), Holder: processHolder(), Logger: logger.Named("runner"),

@@ -28,11 +28,15 @@ type Sentinel struct {
 	sc *redis.SentinelClient
 }
 
+// SentinelOptions tunes StartSentinel; nil means defaults. There are none
+// yet; the parameter keeps the signature stable.
+type SentinelOptions struct{}
+
 // StartSentinel starts the primary, the replica and the sentinel, and returns
 // once the replica is in sync and the sentinel knows it (so that a failover
 // can promote it). The sentinel declares the primary down after 1 s without
 // answers and retries a failover after 3 s.
-func StartSentinel(tb TB) *Sentinel {
+func StartSentinel(tb TB, opts *SentinelOptions) *Sentinel {
 	tb.Helper()
 	primary := StartServer(tb, nil)
 	replica := StartServer(tb, &ServerOptions{Args: []string{"--replicaof", "127.0.0.1", portOf(primary.Addr)}})
@@ -95,6 +99,37 @@ sentinel parallel-syncs %s 1
 	s.start()
 	tb.Cleanup(s.Stop)
 	return s
+}
+
+// BreakReplication cuts the replica off its primary (it retries with a user
+// the primary does not know) and returns once the replica reports its link
+// down. Writes to the primary from then on never reach the replica: a
+// failover after that loses them, as asynchronous replication can.
+func (s *Sentinel) BreakReplication() {
+	s.tb.Helper()
+	for _, cmd := range [][]string{
+		{"CONFIG", "SET", "masteruser", "lockstep-no-such-user"},
+		{"CONFIG", "SET", "masterauth", "lockstep-wrong"},
+		{"CLIENT", "KILL", "TYPE", "master"},
+	} {
+		if _, err := s.Replica.Do(cmd...); err != nil {
+			s.tb.Fatalf("replica %v: %v", cmd, err)
+		}
+	}
+	s.waitFor("the replica's link to go down", func(ctx context.Context) error {
+		var info string
+		err := withClient(s.Replica.Addr, func(c *redis.Client) (err error) {
+			info, err = c.Info(ctx, "replication").Result()
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if !containsLine(info, "master_link_status:down") {
+			return fmt.Errorf("replica link still up")
+		}
+		return nil
+	})
 }
 
 // Addrs is the sentinel address list for a client (the backend block's

@@ -10,7 +10,7 @@ import (
 )
 
 func TestStartSentinel_failover(t *testing.T) {
-	s := StartSentinel(t)
+	s := StartSentinel(t, nil)
 	if got := s.PrimaryAddr(); got != s.Primary.Addr {
 		t.Fatalf("sentinel primary %s, want %s", got, s.Primary.Addr)
 	}
