@@ -123,7 +123,7 @@ func queueWaiter(t *testing.T, l lock.Locker, key string, lease *lock.Lease) <-c
 }
 
 // oneSlot checks that the keys of one lock (with a holder and a waiter: at
-// least holders, meta and fence) all hash to one slot, and returns it.
+// least holders, fence, queue and waiters) all hash to one slot, and returns it.
 func oneSlot(t *testing.T, key string, keys map[string]int) int {
 	t.Helper()
 	if len(keys) < 3 {

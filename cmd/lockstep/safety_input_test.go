@@ -157,7 +157,7 @@ func TestSafety_secretRedaction(t *testing.T) {
 }
 
 // holderToken waits for a lease to appear and returns its token (the member
-// of the holders sorted set, which only the server and the holder know).
+// of the holders hash, which only the server and the holder know).
 func holderToken(t *testing.T, a *redis.Client) string {
 	t.Helper()
 	ctx := context.Background()
@@ -165,7 +165,7 @@ func holderToken(t *testing.T, a *redis.Client) string {
 	waitCond(t, 30*time.Second, "a lease to appear", func() bool {
 		for _, k := range liveLockKeys(t, a) {
 			if strings.HasSuffix(k, ":holders") {
-				if m, err := a.ZRange(ctx, k, 0, -1).Result(); err == nil && len(m) > 0 {
+				if m, err := a.HKeys(ctx, k).Result(); err == nil && len(m) > 0 {
 					token = m[0]
 					return true
 				}
