@@ -227,6 +227,18 @@ func (c *watchdogClient) disableLocked(msg string, err error) {
 // groupAlive reports whether any process of group pgid still exists.
 func groupAlive(pgid int) bool { return syscall.Kill(-pgid, 0) == nil }
 
+// watchdogEnv is lockstep's environment, with the race detector's one-second
+// sleep at exit turned off (it matters only for -race test builds, where the
+// watchdog would otherwise outlive lockstep by a second).
+func watchdogEnv() []string {
+	env := os.Environ()
+	race := "atexit_sleep_ms=0"
+	if v, ok := os.LookupEnv("GORACE"); ok && v != "" {
+		race = v + " " + race
+	}
+	return append(env, "GORACE="+race)
+}
+
 // watchdog is the process-wide watchdog state.
 var watchdog struct {
 	mu      sync.Mutex
@@ -277,6 +289,7 @@ func runWatchdog(c *watchdogClient, r *os.File) {
 		Path:  "/proc/self/exe",                  // this executable, even if its file was replaced
 		Args:  []string{"lockstep", WatchdogArg}, // argv[0] is how test binaries dispatch
 		Stdin: r,
+		Env:   watchdogEnv(),
 		SysProcAttr: &syscall.SysProcAttr{
 			Setpgid:   true, // out of reach of the terminal's Ctrl-C and of lockstep's group
 			Pdeathsig: watchdogDeathSignal,
