@@ -39,7 +39,8 @@ type ProcessSpec struct {
 // is empty: at once if nothing outlived the child, otherwise when the last
 // member is gone. So a process a step leaves running in its group dies when
 // lockstep exits; a daemon meant to outlive lockstep must leave the group
-// (setsid). If the watchdog is not enabled or cannot start, only the direct
+// (setsid). If the watchdog is not enabled, cannot start, or is not started
+// yet (the first watchdogDelay of lockstep's first step), only the direct
 // child dies with lockstep.
 type Process struct {
 	pid         int             // also the process group id
@@ -58,8 +59,9 @@ type Process struct {
 // parent-death signal (SIGKILL) when the forking thread exits, not the
 // process, so the thread must outlive the child.
 //
-// With the watchdog enabled, the first call also starts the watchdog, without
-// waiting for it to run (the pipe to it buffers the registrations).
+// With the watchdog enabled, the first call also arranges for the watchdog to
+// start watchdogDelay later; no step waits for it (the pipe to it buffers the
+// registrations meanwhile).
 func StartProcess(spec ProcessSpec) (*Process, error) {
 	if len(spec.Argv) == 0 {
 		return nil, errors.New("start process: empty command")

@@ -19,9 +19,9 @@ import (
 // arms reaches only the step's direct child; the watchdog reaches the rest of
 // its group (a `sh -c` script's commands, anything a step forks).
 //
-// It is one process per lockstep process: the lockstep binary re-executed
-// with WatchdogArg, in a process group of its own, reading a pipe from
-// lockstep. lockstep writes "+PGID\n" when a step's group starts and
+// It is one process per lockstep process, started watchdogDelay after the
+// first step: the lockstep binary re-executed with WatchdogArg, in a process
+// group of its own, reading a pipe from lockstep. lockstep writes "+PGID\n" when a step's group starts and
 // "-PGID\n" once that group is empty (its leader reaped and no member left).
 // When the pipe reaches end of file, lockstep is gone (however it died: the
 // kernel closes its end), and the watchdog sends SIGKILL to every group still
@@ -48,6 +48,14 @@ const watchdogDeathSignal = syscall.SIGWINCH
 // parent died before it kills what is registered: the messages lockstep wrote
 // before dying are still in the pipe.
 const orphanGrace = time.Second
+
+// watchdogDelay is how long after the first step started the watchdog is
+// started. Starting it costs about as much CPU as starting lockstep, which a
+// short `lockstep exec` would feel on a small machine; with the delay, a
+// lockstep that is done within it never starts one. The price is a window:
+// kill -9 of lockstep within watchdogDelay of its first step reaches only the
+// step's direct child.
+const watchdogDelay = 10 * time.Millisecond
 
 // lingerPoll is how often lockstep checks whether a group that outlived its
 // leader is empty yet.
@@ -276,10 +284,12 @@ func currentWatchdog() *watchdogClient {
 		watchdog.log.Debug("cannot start the watchdog; a killed lockstep takes only its steps' direct children with it", "error", err)
 		return nil
 	}
-	watchdog.client = newWatchdogClient(w, watchdog.log)
-	// Steps do not wait for the watchdog: the pipe buffers their messages.
-	go runWatchdog(watchdog.client, r)
-	return watchdog.client
+	c := newWatchdogClient(w, watchdog.log)
+	watchdog.client = c
+	// Steps do not wait for the watchdog: the pipe buffers their messages
+	// until it reads them.
+	time.AfterFunc(watchdogDelay, func() { runWatchdog(c, r) })
+	return c
 }
 
 // runWatchdog starts the watchdog process reading r and reaps it when it
