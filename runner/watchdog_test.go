@@ -17,9 +17,14 @@ import (
 
 // TestMain lets the test binary serve as its own watchdog, as the lockstep
 // binary does: runWatchdog re-executes it with WatchdogArg.
+// LOCKSTEP_BENCH_WATCHDOG=1 enables the watchdog in-process, to measure what
+// it costs the benchmarks (tests expecting it off then fail).
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == WatchdogArg {
 		os.Exit(WatchdogMain(os.Stdin))
+	}
+	if os.Getenv("LOCKSTEP_BENCH_WATCHDOG") == "1" {
+		EnableWatchdog(nil)
 	}
 	os.Exit(m.Run())
 }
