@@ -57,6 +57,10 @@ const orphanGrace = time.Second
 // step's direct child.
 const watchdogDelay = 10 * time.Millisecond
 
+// watchdogWriteTimeout bounds a write to the watchdog's pipe (which blocks
+// only once the pipe is full, that is when the watchdog stopped reading).
+const watchdogWriteTimeout = time.Second
+
 // lingerPoll is how often lockstep checks whether a group that outlived its
 // leader is empty yet.
 const lingerPoll = 100 * time.Millisecond
@@ -149,13 +153,13 @@ func (s *groupSet) killAll() []int {
 type watchdogClient struct {
 	log     hclog.Logger
 	mu      sync.Mutex
-	w       io.WriteCloser   // nil once disabled
+	w       *os.File         // the pipe's write end; nil once disabled
 	linger  map[int]struct{} // reaped leaders whose groups still have members
 	polling bool             // a pollLingering goroutine runs
 	pid     int              // the watchdog's pid once started (for tests)
 }
 
-func newWatchdogClient(w io.WriteCloser, log hclog.Logger) *watchdogClient {
+func newWatchdogClient(w *os.File, log hclog.Logger) *watchdogClient {
 	return &watchdogClient{log: log, w: w, linger: make(map[int]struct{})}
 }
 
@@ -209,7 +213,11 @@ func (c *watchdogClient) writeLocked(op byte, pgid int) {
 	if c.w == nil {
 		return
 	}
+	// One write of at most PIPE_BUF bytes: it lands whole or not at all, so
+	// the watchdog never reads half an id.
 	msg := strconv.AppendInt([]byte{op}, int64(pgid), 10)
+	// A watchdog that stopped reading (SIGSTOP) must not stall the steps.
+	_ = c.w.SetWriteDeadline(time.Now().Add(watchdogWriteTimeout))
 	if _, err := c.w.Write(append(msg, '\n')); err != nil {
 		c.disableLocked("watchdog unreachable; a killed lockstep now takes only its steps' direct children with it", err)
 	}

@@ -269,3 +269,33 @@ func TestWatchdogClient_deregistersWhenEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchdogClient_stuckWatchdog: a watchdog that stopped reading cannot
+// stall the steps; the client gives up on it once the pipe stays full.
+func TestWatchdogClient_stuckWatchdog(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c := newWatchdogClient(w, hclog.NewNullLogger())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for pgid := 2; pgid < 1_000_000; pgid++ {
+			c.started(pgid) // nobody reads: the pipe fills up
+			c.mu.Lock()
+			off := c.w == nil
+			c.mu.Unlock()
+			if off {
+				return
+			}
+		}
+		t.Error("the client never gave up on a full pipe")
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * watchdogWriteTimeout):
+		t.Fatal("a step start blocked on a watchdog that does not read")
+	}
+}
