@@ -21,8 +21,9 @@ import (
 //
 // It is one process per lockstep process, started watchdogDelay after the
 // first step: the lockstep binary re-executed with WatchdogArg, in a process
-// group of its own, reading a pipe from lockstep. lockstep writes "+PGID\n" when a step's group starts and
-// "-PGID\n" once that group is empty (its leader reaped and no member left).
+// group of its own, reading a pipe from lockstep. lockstep writes "+PGID\n"
+// when a step's group starts and "-PGID\n" once that group is empty (its
+// leader reaped and no member left).
 // When the pipe reaches end of file, lockstep is gone (however it died: the
 // kernel closes its end), and the watchdog sends SIGKILL to every group still
 // registered and exits. After a normal exit of lockstep no group is
@@ -31,7 +32,9 @@ import (
 //
 // Killing only registered groups is safe against PID reuse: Linux does not
 // hand out a PID while it is still some process group's id, and a group is
-// deregistered as soon as lockstep sees it empty.
+// deregistered as soon as lockstep sees it empty: right after reaping its
+// leader, or within lingerPoll for a group that outlived its leader (reusing
+// the id that soon would take the kernel's pids wrapping around).
 
 // WatchdogArg is the hidden first argument that makes the lockstep binary run
 // WatchdogMain instead of a command. The program's main must dispatch it

@@ -34,6 +34,7 @@ const (
 	helperWatchdog   = "watchdog"    // watchdog on, the step keeps running
 	helperNoWatchdog = "no-watchdog" // watchdog off (the canary)
 	helperLinger     = "linger"      // watchdog on, the step's leader exits first
+	helperLeak       = "leak"        // watchdog on, its pipe's write end leaked
 )
 
 // crashedParent re-executes the test binary as a parent that starts a step
@@ -56,6 +57,10 @@ func crashedParent(t *testing.T, mode string) (child, grandchild, watchdogPid in
 	if mode != helperNoWatchdog {
 		watchdogPid = readPid(t, filepath.Join(dir, "watchdog.pid"))
 		t.Cleanup(func() { syscall.Kill(watchdogPid, syscall.SIGKILL) })
+	}
+	if mode == helperLeak {
+		holder := readPid(t, filepath.Join(dir, "leak.pid"))
+		t.Cleanup(func() { syscall.Kill(holder, syscall.SIGKILL) })
 	}
 	readPid(t, filepath.Join(dir, "ready"))
 	if !alive(grandchild) {
@@ -82,6 +87,15 @@ func TestWatchdog_killsGroupOfKilledParent(t *testing.T) {
 func TestWatchdog_lingeringGroup(t *testing.T) {
 	_, grandchild, wd := crashedParent(t, helperLinger)
 	waitFor(t, "the lingering grandchild to die with its parent", 5*time.Second, func() bool { return !alive(grandchild) })
+	waitFor(t, "the watchdog to exit", 5*time.Second, func() bool { return !alive(wd) })
+}
+
+// TestWatchdog_leakedPipe: should the pipe's write end leak into a process
+// that outlives lockstep, the watchdog never sees end of file; its
+// parent-death signal still makes it kill the group, orphanGrace later.
+func TestWatchdog_leakedPipe(t *testing.T) {
+	_, grandchild, wd := crashedParent(t, helperLeak)
+	waitFor(t, "the grandchild to die with its parent", orphanGrace+5*time.Second, func() bool { return !alive(grandchild) })
 	waitFor(t, "the watchdog to exit", 5*time.Second, func() bool { return !alive(wd) })
 }
 
@@ -135,8 +149,27 @@ func TestWatchdogHelperParent(t *testing.T) {
 		}
 		os.WriteFile(filepath.Join(dir, "watchdog.pid"), []byte(strconv.Itoa(pid)+"\n"), 0o644)
 	}
+	if mode == helperLeak {
+		leakPipe(t, dir)
+	}
 	os.WriteFile(filepath.Join(dir, "ready"), []byte("1\n"), 0o644)
 	select {} // until killed
+}
+
+// leakPipe starts a process of its own group holding the watchdog pipe's
+// write end, and records its pid in dir/leak.pid.
+func leakPipe(t *testing.T, dir string) {
+	c := currentWatchdog()
+	c.mu.Lock()
+	holder := exec.Command("sleep", "100")
+	holder.ExtraFiles = []*os.File{c.w}
+	holder.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	err := holder.Start()
+	c.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "leak.pid"), []byte(strconv.Itoa(holder.Process.Pid)+"\n"), 0o644)
 }
 
 // ignores reports whether process pid ignores every one of sigs.
