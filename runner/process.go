@@ -30,11 +30,21 @@ type ProcessSpec struct {
 	KillTimeout time.Duration // grace between SIGTERM and SIGKILL; 0 means DefaultKillTimeout
 }
 
-// Process is a child running in its own process group. It dies with lockstep:
-// the parent-death signal is armed on a thread that stays alive as long as the
-// child does, so even kill -9 of lockstep takes the child with it.
+// Process is a child running in its own process group. The whole group dies
+// with lockstep, even on kill -9 of lockstep: the child itself through the
+// parent-death signal, armed on a thread that stays alive as long as the child
+// does; the rest of its group (grandchildren, a script's commands) through the
+// watchdog, once EnableWatchdog was called (see WatchdogArg). The group is
+// registered with the watchdog when the child starts and deregistered once it
+// is empty: at once if nothing outlived the child, otherwise when the last
+// member is gone. So a process a step leaves running in its group dies when
+// lockstep exits; a daemon meant to outlive lockstep must leave the group
+// (setsid). If the watchdog is not enabled, cannot start, or is not started
+// yet (the first watchdogDelay of lockstep's first step), only the direct
+// child dies with lockstep.
 type Process struct {
-	pid         int // also the process group id
+	pid         int             // also the process group id
+	watchdog    *watchdogClient // nil without a watchdog
 	killTimeout time.Duration
 	done        chan struct{}
 	code        int // valid once done is closed
@@ -48,6 +58,10 @@ type Process struct {
 // goroutine stays locked until the child has been reaped: Linux delivers the
 // parent-death signal (SIGKILL) when the forking thread exits, not the
 // process, so the thread must outlive the child.
+//
+// With the watchdog enabled, the first call also arranges for the watchdog to
+// start watchdogDelay later; no step waits for it (the pipe to it buffers the
+// registrations meanwhile).
 func StartProcess(spec ProcessSpec) (*Process, error) {
 	if len(spec.Argv) == 0 {
 		return nil, errors.New("start process: empty command")
@@ -83,9 +97,17 @@ func (p *Process) supervise(cmd *exec.Cmd, started chan<- error) {
 		return
 	}
 	p.pid = cmd.Process.Pid
+	if p.watchdog = currentWatchdog(); p.watchdog != nil {
+		p.watchdog.started(p.pid)
+	}
 	started <- nil
 	cmd.Wait() // the exit status is in ProcessState whatever the copy error
 	p.code = exitCode(cmd.ProcessState)
+	if p.watchdog != nil {
+		// Before done: once every step is done and lockstep exits, no
+		// empty group is left registered.
+		p.watchdog.reaped(p.pid)
+	}
 	close(p.done)
 }
 
@@ -151,6 +173,4 @@ func (p *Process) signalGroup(sig syscall.Signal) {
 }
 
 // groupAlive reports whether any process of the child's group still exists.
-func (p *Process) groupAlive() bool {
-	return syscall.Kill(-p.pid, 0) == nil
-}
+func (p *Process) groupAlive() bool { return groupAlive(p.pid) }

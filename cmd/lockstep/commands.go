@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/lockstep-dev/lockstep/runner"
 )
 
 // Exit codes, as DESIGN section 5 fixes them.
@@ -44,6 +46,10 @@ var commands = []command{
 // Main runs the lockstep command line and returns the process exit code.
 func Main() int {
 	args := os.Args[1:]
+	if len(args) > 0 && args[0] == runner.WatchdogArg {
+		// lockstep re-executed as its own watchdog (runner.EnableWatchdog).
+		return runner.WatchdogMain(os.Stdin)
+	}
 	if len(args) == 0 {
 		usage(os.Stderr)
 		return exitUsage

@@ -99,6 +99,7 @@ func execMain(args []string) int {
 	}
 	logger, closeLog := newLogger()
 	defer closeLog()
+	runner.EnableWatchdog(logger) // the step groups die with lockstep, even on kill -9
 	ctx, again, stop := signalContext()
 	defer stop()
 	l, _, err := o.backend.open(ctx, logger)

@@ -58,6 +58,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	logger, closeLog := newLogger()
 	defer closeLog()
+	runner.EnableWatchdog(logger) // the step groups die with lockstep, even on kill -9
 
 	var out runOutput
 	if wff.json {
