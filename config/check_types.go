@@ -162,9 +162,16 @@ func (c *checker) duration(ctx *hcl.EvalContext, e hcl.Expression, min time.Dura
 	if !ok {
 		return
 	}
-	if v.IsKnown() || v.Type() == cty.Number {
+	if v.IsKnown() {
 		_, d := ParseDuration(v, e.Range(), min)
 		c.diags = append(c.diags, d...)
+		return
+	}
+	if v.Type() == cty.Number {
+		// ParseDuration would only say "not known yet" of an unknown number
+		// (var.n with type = number); the mistake is the type.
+		c.errorf(e.Range(), "Invalid duration",
+			"This value is a number, and a number is not a duration: write a string with a unit, such as \"30s\".")
 		return
 	}
 	if _, err := convert.Convert(cty.UnknownVal(v.Type()), cty.String); err != nil {

@@ -230,3 +230,26 @@ step "a" { shell = "true" }
 		t.Fatalf("diags = %v", diags)
 	}
 }
+
+// TestLoad_numberVariableAsDuration: a number-typed variable used as a
+// duration is unknown at validate time; the diagnostic must name the type
+// mistake, not say the duration "is not known yet".
+func TestLoad_numberVariableAsDuration(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"main.hcl": `variable "n" { type = number }
+step "a" {
+  command = ["true"]
+  timeout = var.n
+}
+`})
+	_, diags := Load(dir, nil)
+	if len(diags) != 1 {
+		t.Fatalf("want one diagnostic, got %d: %s", len(diags), diags.Error())
+	}
+	d := diags[0]
+	if d.Summary != "Invalid duration" || !strings.Contains(d.Detail, "number is not a duration") {
+		t.Errorf("got %q: %q", d.Summary, d.Detail)
+	}
+	if d.Subject == nil || d.Subject.Start.Line != 4 {
+		t.Errorf("want a subject on line 4, got %v", d.Subject)
+	}
+}
