@@ -44,7 +44,9 @@ type backendDecoder struct {
 	diags hcl.Diagnostics
 }
 
-func decodeSettings(b *hcl.Block, getenv func(string) string) (*Settings, hcl.Diagnostics) {
+// decodeSettings decodes the lockstep block; file functions in it resolve
+// relative paths against dir, the workflow directory, as everywhere else.
+func decodeSettings(b *hcl.Block, dir string, getenv func(string) string) (*Settings, hcl.Diagnostics) {
 	s := &Settings{DeclRange: b.DefRange}
 	content, diags := b.Body.Content(settingsSchema)
 	for _, bb := range content.Blocks {
@@ -57,7 +59,7 @@ func decodeSettings(b *hcl.Block, getenv func(string) string) (*Settings, hcl.Di
 			})
 			continue
 		}
-		d := &backendDecoder{ctx: &hcl.EvalContext{Functions: Functions(".", getenv)}}
+		d := &backendDecoder{ctx: &hcl.EvalContext{Functions: Functions(dir, getenv)}}
 		s.Backend = d.backend(bb)
 		diags = append(diags, d.diags...)
 	}

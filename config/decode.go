@@ -27,7 +27,7 @@ func (w *Workflow) decodeBody(body hcl.Body, getenv func(string) string) hcl.Dia
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "lockstep":
-			s, d := decodeSettings(b, getenv)
+			s, d := decodeSettings(b, w.Dir, getenv)
 			diags = append(diags, d...)
 			if w.Settings != nil {
 				diags = append(diags, duplicate("lockstep block", "", w.Settings.DeclRange, b.DefRange))

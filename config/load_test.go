@@ -169,6 +169,26 @@ step "a" { shell = "true" }
 	}
 }
 
+// TestLoad_backendFileRelativeToWorkflow: file() in the lockstep block reads
+// relative to the workflow directory, not the current directory, as it does
+// everywhere else (the test runs in the package directory, elsewhere).
+func TestLoad_backendFileRelativeToWorkflow(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"url.txt": "redis://from-file:6379/0",
+		"m.hcl": `
+lockstep {
+  backend "redis" {
+    url = file("url.txt")
+  }
+}
+step "a" { shell = "true" }
+`})
+	w := mustLoad(t, dir)
+	if got := w.Settings.Backend.URL; got != "redis://from-file:6379/0" {
+		t.Fatalf("url = %q", got)
+	}
+}
+
 func TestLoad_hostile(t *testing.T) {
 	bomb := "locals {\n  x = " + strings.Repeat("(", 200_000) + "1" + strings.Repeat(")", 200_000) + "\n}\n"
 	big := make([]byte, MaxFileSize+1)
