@@ -77,9 +77,7 @@ func (d *backendDecoder) backend(b *hcl.Block) *Backend {
 		be.URL, be.Username = d.str(c, "url"), d.str(c, "username")
 		be.Password, be.KeyPrefix = d.str(c, "password"), d.str(c, "key_prefix")
 		be.DB = d.integer(c, "db")
-		for _, sub := range c.Blocks {
-			d.redisBlock(be, sub)
-		}
+		d.redisBlocks(be, c.Blocks)
 	default:
 		d.diags = append(d.diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -89,6 +87,36 @@ func (d *backendDecoder) backend(b *hcl.Block) *Backend {
 		})
 	}
 	return be
+}
+
+// redisBlocks decodes the sentinel, cluster and tls blocks of a redis
+// backend: at most one of each, and not both sentinel and cluster.
+func (d *backendDecoder) redisBlocks(be *Backend, blocks hcl.Blocks) {
+	seen := map[string]hcl.Range{}
+	for _, b := range blocks {
+		other := map[string]string{"sentinel": "cluster", "cluster": "sentinel"}[b.Type]
+		if prev, ok := seen[b.Type]; ok {
+			d.diags = append(d.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  fmt.Sprintf("Duplicate %s block", b.Type),
+				Detail:   fmt.Sprintf("A redis backend may have only one %s block; the first was declared at %s.", b.Type, prev),
+				Subject:  b.DefRange.Ptr(),
+			})
+			continue
+		}
+		if prev, ok := seen[other]; ok {
+			d.diags = append(d.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Conflicting sentinel and cluster blocks",
+				Detail: fmt.Sprintf("A redis backend uses either Sentinel or Cluster; this %s block conflicts with the %s block at %s.",
+					b.Type, other, prev),
+				Subject: b.DefRange.Ptr(),
+			})
+			continue
+		}
+		seen[b.Type] = b.DefRange
+		d.redisBlock(be, b)
+	}
 }
 
 func (d *backendDecoder) redisBlock(be *Backend, b *hcl.Block) {
