@@ -14,8 +14,10 @@ var stepSchema = &hcl.BodySchema{
 		{Name: "command"}, {Name: "shell"}, {Name: "env"}, {Name: "dir"},
 		{Name: "timeout"}, {Name: "kill_timeout"},
 	},
+	// lock blocks are taken out by splitLocks before this schema is applied;
+	// "lock" is listed so that HCL suggests it for a misspelt block type.
 	Blocks: []hcl.BlockHeaderSchema{
-		{Type: "once"}, {Type: "check"}, {Type: "retry"},
+		{Type: "lock"}, {Type: "once"}, {Type: "check"}, {Type: "retry"},
 	},
 }
 

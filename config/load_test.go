@@ -273,3 +273,18 @@ step "a" {
 		t.Errorf("want a subject on line 4, got %v", d.Subject)
 	}
 }
+
+// TestLoad_misspeltLockSuggested: lock blocks are split off before the step
+// schema applies, but a misspelt lock block still gets HCL's suggestion.
+func TestLoad_misspeltLockSuggested(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"main.hcl": `step "a" {
+  command = ["true"]
+  lokc { key = "x" }
+}
+`})
+	_, diags := Load(dir, nil)
+	if len(diags) != 1 || diags[0].Summary != "Unsupported block type" ||
+		!strings.Contains(diags[0].Detail, `Did you mean "lock"?`) || diags[0].Subject == nil {
+		t.Fatalf("got %s", diags.Error())
+	}
+}
