@@ -31,6 +31,7 @@ type refContext struct {
 }
 
 // check runs every static check on w and records each step's dependencies.
+// The diagnostics are unsorted; Load sorts them.
 func (w *Workflow) check(getenv func(string) string) hcl.Diagnostics {
 	c := &checker{w: w, bad: map[hcl.Expression]bool{}, vars: map[hcl.Expression][]hcl.Traversal{}}
 	for _, name := range sortedKeys(w.Locals) {
@@ -64,7 +65,6 @@ func (w *Workflow) check(getenv func(string) string) hcl.Diagnostics {
 	c.stepCycles()
 	c.localCycles()
 	c.diags = append(c.diags, c.typesWithDeadline(getenv)...)
-	sortDiags(c.diags)
 	return c.diags
 }
 

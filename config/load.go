@@ -61,7 +61,9 @@ func Load(path string, opts *LoadOptions) (*Workflow, hcl.Diagnostics) {
 		}
 	}
 	w, d := loadSources(abs, srcs, getenv)
-	return w, append(diags, d...)
+	diags = append(diags, d...)
+	sortDiags(diags) // read errors of later files come before parse errors of earlier ones
+	return w, diags
 }
 
 // source is one workflow file's bytes and the name diagnostics use for it.
@@ -70,9 +72,9 @@ type source struct {
 	src  []byte
 }
 
-// loadSources parses, decodes and checks a workflow made of srcs. When any
-// file fails to parse, only the parse errors are reported: decoding a partial
-// file would add confusing follow-on errors.
+// loadSources parses, decodes and checks a workflow made of srcs; Load sorts
+// the diagnostics. When any file fails to parse, only the parse errors are
+// reported: decoding a partial file would add confusing follow-on errors.
 func loadSources(dir string, srcs []source, getenv func(string) string) (*Workflow, hcl.Diagnostics) {
 	w := &Workflow{
 		Dir:       dir,
@@ -108,7 +110,6 @@ func loadSources(dir string, srcs []source, getenv func(string) string) (*Workfl
 	diags = append(diags, safely("checking", func() hcl.Diagnostics {
 		return w.check(getenv)
 	})...)
-	sortDiags(diags)
 	return w, diags
 }
 

@@ -288,3 +288,23 @@ func TestLoad_misspeltLockSuggested(t *testing.T) {
 		t.Fatalf("got %s", diags.Error())
 	}
 }
+
+// TestLoad_diagnosticsSorted: a file refused for its size and a syntax error
+// in an earlier file still come out sorted by file name.
+func TestLoad_diagnosticsSorted(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"a.hcl": "step \"a\" {\n",
+		"b.hcl": "# " + strings.Repeat("x", MaxFileSize) + "\n",
+	})
+	_, diags := Load(dir, nil)
+	var files []string
+	for _, d := range diags {
+		if d.Subject == nil {
+			t.Fatalf("diagnostic without a range: %s", d.Error())
+		}
+		files = append(files, filepath.Base(d.Subject.Filename))
+	}
+	if len(files) < 2 || files[0] != "a.hcl" || files[len(files)-1] != "b.hcl" {
+		t.Fatalf("diagnostics by file: %v", files)
+	}
+}
