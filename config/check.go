@@ -329,7 +329,7 @@ func (c *checker) localCycles() {
 	}
 	for _, name := range sortedKeys(c.w.Locals) {
 		l := c.w.Locals[name]
-		for _, tr := range l.Expr.Variables() {
+		for _, tr := range c.vars[l.Expr] {
 			if r := parseRef(tr); r.root == "local" && r.name == name {
 				c.errorf(r.rng, "Self-referential local value", "The local value %q refers to itself.", name)
 				c.bad[l.Expr] = true
