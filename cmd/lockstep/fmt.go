@@ -71,7 +71,8 @@ func fmtMain(args []string) int {
 	return exitOK
 }
 
-// fmtFiles lists the files to format under path, sorted.
+// fmtFiles lists the files to format under path, sorted. A JSON file
+// (*.hcl.json) is never formatted, even when named explicitly.
 func fmtFiles(path string, recursive bool) ([]string, hcl.Diagnostics) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -79,6 +80,9 @@ func fmtFiles(path string, recursive bool) ([]string, hcl.Diagnostics) {
 			Detail: fmt.Sprintf("The path %q cannot be read: %s.", path, err)}}
 	}
 	if !st.IsDir() {
+		if strings.HasSuffix(path, ".json") {
+			return nil, nil // JSON syntax has no canonical format here; left as it is
+		}
 		return []string{path}, nil
 	}
 	var files []string
