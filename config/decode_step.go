@@ -55,15 +55,9 @@ func decodeStep(b *hcl.Block) (*Step, hcl.Diagnostics) {
 		s.DependsOn, d = decodeDependsOn(a)
 		diags = append(diags, d...)
 	}
-	exprs := map[string]*hcl.Expression{
-		"for_each": &s.ForEach, "command": &s.Command, "shell": &s.Shell, "env": &s.Env,
-		"dir": &s.Dir, "timeout": &s.Timeout, "kill_timeout": &s.KillTimeout,
-	}
-	for name, dst := range exprs {
-		if a, ok := attrs[name]; ok {
-			*dst = a.Expr
-		}
-	}
+	s.ForEach, s.Command, s.Shell = attrExpr(content, "for_each"), attrExpr(content, "command"), attrExpr(content, "shell")
+	s.Env, s.Dir = attrExpr(content, "env"), attrExpr(content, "dir")
+	s.Timeout, s.KillTimeout = attrExpr(content, "timeout"), attrExpr(content, "kill_timeout")
 	diags = append(diags, s.checkCommand(attrs, b.DefRange)...)
 	diags = append(diags, s.decodeLocks(lockBlocks)...)
 	diags = append(diags, s.decodeStepBlocks(content.Blocks)...)

@@ -165,11 +165,8 @@ func workflowFiles(path string) (string, []string, hcl.Diagnostics) {
 // checks first), choosing JSON syntax when filename ends in ".json". It is
 // what fmt and var-file reading use.
 func ParseSource(src []byte, filename string) (*hcl.File, hcl.Diagnostics) {
-	if len(src) > MaxFileSize {
-		return nil, hcl.Diagnostics{tooLarge(filename, int64(len(src)))}
-	}
-	if d := checkNesting(src, filename); d != nil {
-		return nil, hcl.Diagnostics{d}
+	if d := CheckSource(src, filename); d.HasErrors() {
+		return nil, d
 	}
 	var f *hcl.File
 	diags := safely("parsing", func() hcl.Diagnostics {
