@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/lockstep-dev/lockstep/config"
+	"github.com/rogpeppe/go-internal/diff"
 )
 
 const fmtHelp = `  Rewrite workflow files (*.hcl) to HCL's canonical format. Each PATH is a
@@ -170,107 +171,11 @@ func (o fmtOptions) formatStream(r io.Reader, w io.Writer, sources map[string]*h
 }
 
 // unifiedDiff renders the change from a to b as a unified diff with three
-// lines of context, from a longest-common-subsequence line match.
+// lines of context, "" when they are equal. go-internal's anchored diff runs
+// in O(n log n), so a large file cannot make fmt -diff quadratic.
 func unifiedDiff(name, a, b string) string {
-	x, y := splitLines(a), splitLines(b)
-	ops := diffLines(x, y)
-	var out strings.Builder
-	fmt.Fprintf(&out, "--- old/%s\n+++ new/%s\n", name, name)
-	const ctx = 3
-	for i := 0; i < len(ops); {
-		if ops[i].kind == ' ' {
-			i++
-			continue
-		}
-		start := max(0, i-ctx)
-		end := i
-		for end < len(ops) {
-			if ops[end].kind != ' ' {
-				end++
-				continue
-			}
-			run := end
-			for run < len(ops) && ops[run].kind == ' ' {
-				run++
-			}
-			if run-end > 2*ctx || run == len(ops) {
-				end = min(end+ctx, len(ops))
-				break
-			}
-			end = run
-		}
-		writeHunk(&out, ops[start:end])
-		i = end
-	}
-	return out.String()
-}
-
-type diffOp struct {
-	kind       byte // ' ', '-', '+'
-	line       string
-	aLine, bLn int // 1-based line numbers in a and b before this op
-}
-
-func writeHunk(out *strings.Builder, ops []diffOp) {
-	aCount, bCount := 0, 0
-	for _, op := range ops {
-		if op.kind != '+' {
-			aCount++
-		}
-		if op.kind != '-' {
-			bCount++
-		}
-	}
-	fmt.Fprintf(out, "@@ -%d,%d +%d,%d @@\n", ops[0].aLine, aCount, ops[0].bLn, bCount)
-	for _, op := range ops {
-		out.WriteByte(op.kind)
-		out.WriteString(op.line)
-		if !strings.HasSuffix(op.line, "\n") {
-			out.WriteString("\n\\ No newline at end of file\n")
-		}
-	}
-}
-
-func splitLines(s string) []string {
-	lines := strings.SplitAfter(s, "\n")
-	if len(lines) > 0 && lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	}
-	return lines
-}
-
-// diffLines matches x and y by LCS (quadratic; workflow files are small and
-// already capped in size) and returns the edit script.
-func diffLines(x, y []string) []diffOp {
-	n, m := len(x), len(y)
-	lcs := make([][]int32, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int32, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if x[i] == y[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var ops []diffOp
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && x[i] == y[j]:
-			ops = append(ops, diffOp{' ', x[i], i + 1, j + 1})
-			i++
-			j++
-		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
-			ops = append(ops, diffOp{'-', x[i], i + 1, j + 1})
-			i++
-		default:
-			ops = append(ops, diffOp{'+', y[j], i + 1, j + 1})
-			j++
-		}
-	}
-	return ops
+	d := diff.Diff("old/"+name, []byte(a), "new/"+name, []byte(b))
+	// Drop the "diff old/x new/x" line that precedes the ---/+++ header.
+	_, rest, _ := bytes.Cut(d, []byte("\n"))
+	return string(rest)
 }

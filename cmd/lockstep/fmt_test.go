@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -34,6 +36,27 @@ func TestUnifiedDiff(t *testing.T) {
 	}
 	if d := unifiedDiff("f", "a", "b"); !strings.Contains(d, "No newline at end of file") {
 		t.Fatalf("missing newline marker: %s", d)
+	}
+}
+
+// TestUnifiedDiff_large: a 20,000-line file with every line changed (an
+// unindented workflow) diffs in bounded memory; a quadratic LCS table would
+// take 1.6 GB.
+func TestUnifiedDiff_large(t *testing.T) {
+	var a, b strings.Builder
+	for i := range 20_000 {
+		fmt.Fprintf(&a, "x%d=1\n", i)
+		fmt.Fprintf(&b, "  x%d = 1\n", i)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	d := unifiedDiff("big.hcl", a.String(), b.String())
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 200<<20 {
+		t.Errorf("diff allocated %d MB", got>>20)
+	}
+	if !strings.Contains(d, "-x19999=1\n") || !strings.Contains(d, "+  x19999 = 1\n") {
+		t.Errorf("diff misses the last line's change")
 	}
 }
 
