@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,6 +130,26 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("%#v: got %s, %v", tc.v, got, diags)
 		case tc.summary != "" && (len(diags) != 1 || diags[0].Summary != tc.summary || diags[0].Subject == nil):
 			t.Errorf("%#v: diags %v, want %q", tc.v, diags, tc.summary)
+		}
+	}
+}
+
+// TestParseDuration_sensitive: a marked value (from a sensitive variable) is
+// parsed, but no diagnostic quotes it.
+func TestParseDuration_sensitive(t *testing.T) {
+	rng := hcl.Range{Filename: "x.hcl"}
+	if d, diags := ParseDuration(cty.StringVal("90s").Mark("sensitive"), rng, 0); diags.HasErrors() || d != 90*time.Second {
+		t.Fatalf("marked 90s: %s, %v", d, diags)
+	}
+	for _, v := range []cty.Value{cty.StringVal("secretpw"), cty.StringVal("17ms"), cty.NumberIntVal(424242)} {
+		_, diags := ParseDuration(v.Mark("sensitive"), rng, time.Second)
+		if !diags.HasErrors() {
+			t.Fatalf("%#v: no error", v)
+		}
+		for _, want := range []string{"secretpw", "17ms", "424242"} {
+			if strings.Contains(diags[0].Detail, want) {
+				t.Errorf("%#v: detail shows the value: %q", v, diags[0].Detail)
+			}
 		}
 	}
 }

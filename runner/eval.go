@@ -118,8 +118,7 @@ func (e *evaluator) duration(expr hcl.Expression, min, def time.Duration, what s
 	if v == cty.NilVal {
 		return def
 	}
-	v, _ = v.UnmarkDeep()
-	d, diags := config.ParseDuration(v, expr.Range(), min)
+	d, diags := config.ParseDuration(v, expr.Range(), min) // marked: the diagnostics hide the value
 	e.diags = append(e.diags, diags...)
 	return d
 }
