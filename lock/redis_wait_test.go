@@ -88,3 +88,61 @@ func signalOnce(c chan struct{}) {
 	default:
 	}
 }
+
+// TestRedis_headKeepsItsPlace: the first waiter gives up, so the second
+// becomes first in line without being told; its safety re-check must keep
+// its place (it used to re-queue it behind the third waiter).
+func TestRedis_headKeepsItsPlace(t *testing.T) {
+	srv := locktest.StartServer(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	holder := lock.NewRedis(redisClient(t, srv), nil)
+	lease, err := holder.Acquire(ctx, lock.Request{Key: "q", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type waiter struct {
+		waited chan struct{} // one send per full acquire attempt
+		done   chan error
+		cancel context.CancelFunc
+	}
+	start := func(recheck time.Duration) *waiter {
+		l := lock.NewRedis(redisClient(t, srv), &lock.RedisOptions{Recheck: recheck})
+		t.Cleanup(func() { l.Close() })
+		wctx, wcancel := context.WithCancel(ctx)
+		w := &waiter{waited: make(chan struct{}, 16), done: make(chan error, 1), cancel: wcancel}
+		go func() {
+			_, err := l.Acquire(wctx, lock.Request{Key: "q", TTL: time.Minute, Wait: lock.WaitForever,
+				OnWait: func([]lock.Holder) { w.waited <- struct{}{} }})
+			w.done <- err
+		}()
+		<-w.waited
+		return w
+	}
+	a := start(time.Hour)
+	b := start(50 * time.Millisecond)
+	c := start(time.Hour)
+	defer c.cancel()
+	a.cancel()
+	if err := <-a.done; err == nil {
+		t.Fatal("cancelled waiter got the lock")
+	}
+	select { // b runs acquire again once it finds itself first in line
+	case <-b.waited:
+	case <-ctx.Done():
+		t.Fatal("second waiter never re-checked")
+	}
+	if err := holder.Release(ctx, "q", lease.Token); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-b.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-c.done:
+		t.Fatal("third waiter got the lock before the second: the second lost its place in line")
+	case <-ctx.Done():
+		t.Fatal("no waiter got the lock")
+	}
+}
