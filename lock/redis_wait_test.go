@@ -146,3 +146,42 @@ func TestRedis_headKeepsItsPlace(t *testing.T) {
 		t.Fatal("no waiter got the lock")
 	}
 }
+
+// TestRedis_newHeadWakesAtExpiry: the holder crashes (its lease runs out)
+// and the first waiter gives up; the second, first in line now, must take
+// the lock when the lease ends, not at its slow re-check.
+func TestRedis_newHeadWakesAtExpiry(t *testing.T) {
+	srv := locktest.StartServer(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	holder := lock.NewRedis(redisClient(t, srv), nil)
+	if _, err := holder.Acquire(ctx, lock.Request{Key: "e", TTL: 500 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	waiting := func(l *lock.Redis, wctx context.Context) chan error {
+		started, done := make(chan struct{}, 1), make(chan error, 1)
+		go func() {
+			_, err := l.Acquire(wctx, lock.Request{Key: "e", Wait: lock.WaitForever,
+				OnWait: func([]lock.Holder) { signalOnce(started) }})
+			done <- err
+		}()
+		<-started
+		return done
+	}
+	slow := &lock.RedisOptions{Recheck: time.Hour}
+	a, b := lock.NewRedis(redisClient(t, srv), slow), lock.NewRedis(redisClient(t, srv), slow)
+	t.Cleanup(func() { a.Close(); b.Close() })
+	actx, acancel := context.WithCancel(ctx)
+	aDone := waiting(a, actx)
+	bDone := waiting(b, ctx)
+	acancel()
+	<-aDone
+	select {
+	case err := <-bDone:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second): // the lease ends after 0.5s
+		t.Fatal("the new head did not take the lock when the crashed holder's lease ended")
+	}
+}
