@@ -34,6 +34,7 @@ type acquireReply struct {
 // *BusyError when the lock stays busy, ctx's error when ctx ends (leaving
 // nothing behind), and an error wrapping ErrUnavailable on backend failure.
 func (r *Redis) Acquire(ctx context.Context, req Request) (*Lease, error) {
+	generated := req.Token == "" // nobody else knows it: nobody could retry with it
 	if err := req.Normalize(); err != nil {
 		return nil, fmt.Errorf("acquire: %w", err)
 	}
@@ -48,6 +49,11 @@ func (r *Redis) Acquire(ctx context.Context, req Request) (*Lease, error) {
 	start := time.Now()
 	rep, err := r.tryAcquire(ctx, k, req, string(info), "")
 	if err != nil {
+		if generated && ctx.Err() != nil {
+			// ctx ended while the script may have run: a lease under a
+			// token no caller knows would block the key for a whole TTL.
+			r.leave(ctx, k, "", req.Token)
+		}
 		return nil, err
 	}
 	if rep.held {
