@@ -302,6 +302,9 @@ func TestFault_ambiguousAcquire(t *testing.T) {
 		t.Fatal(herr)
 	}
 	t.Logf("ambiguous-acquire: first attempt failed with %v; server holders after it: %d", err, len(hs))
+	if len(hs) != 1 {
+		t.Fatalf("the faulted acquire did not run on the server (holders %d): the retry proves nothing", len(hs))
+	}
 	proxy.Heal()
 	var lease *lock.Lease
 	waitUntil(t, 5*time.Second, "the retried acquire", func() bool {

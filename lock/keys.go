@@ -57,7 +57,11 @@ func DecodeKey(s string) (string, error) {
 		b.WriteByte(byte(hi<<4 | lo))
 		i += 2
 	}
-	return b.String(), nil
+	out := b.String()
+	if EncodeKey(out) != s { // e.g. "%61" or a raw '{': not EncodeKey's output
+		return "", fmt.Errorf("encoded key %q is not canonical", s)
+	}
+	return out, nil
 }
 
 func unhex(c byte) int {

@@ -68,7 +68,7 @@ func TestEncodeKey_property(t *testing.T) {
 }
 
 func TestDecodeKey_rejects(t *testing.T) {
-	for _, s := range []string{"%", "%4", "%zz", "%7b"} {
+	for _, s := range []string{"%", "%4", "%zz", "%7b", "%61", "{x}", "a*", "%25%"} {
 		if _, err := lock.DecodeKey(s); err == nil {
 			t.Errorf("DecodeKey(%q) accepted text EncodeKey never makes", s)
 		}

@@ -152,17 +152,8 @@ func (r *Redis) Release(ctx context.Context, key, token string) error {
 
 // Holders returns the live holders of key, empty when it is free.
 func (r *Redis) Holders(ctx context.Context, key string) ([]Holder, error) {
-	_, hs, err := r.holders(ctx, key)
-	return hs, err
-}
-
-func (r *Redis) holders(ctx context.Context, key string) (int, []Holder, error) {
-	res, err := r.run(ctx, scriptHolders, r.lockKeys(key))
-	if err != nil {
-		return 0, nil, backendErr(ctx, fmt.Sprintf("holders of %q", key), err)
-	}
-	vals := res.([]any)
-	return int(vals[0].(int64)), parseHolders(vals[1:]), nil
+	li, err := r.lockInfo(ctx, key)
+	return li.Holders, err
 }
 
 // ForceRelease removes every holder of key and serves its waiters. It

@@ -23,6 +23,7 @@ type acquireReply struct {
 	fence   int64
 	pttl    time.Duration // busy: time until the first lease ends (-1: none)
 	head    bool          // busy: this waiter is first in the queue
+	first   bool          // poke: first in line, run acquire again (same id)
 	gone    bool          // poke: the waiter is no longer queued
 	holders []Holder
 }
@@ -33,6 +34,7 @@ type acquireReply struct {
 // *BusyError when the lock stays busy, ctx's error when ctx ends (leaving
 // nothing behind), and an error wrapping ErrUnavailable on backend failure.
 func (r *Redis) Acquire(ctx context.Context, req Request) (*Lease, error) {
+	generated := req.Token == "" // nobody else knows it: nobody could retry with it
 	if err := req.Normalize(); err != nil {
 		return nil, fmt.Errorf("acquire: %w", err)
 	}
@@ -47,6 +49,11 @@ func (r *Redis) Acquire(ctx context.Context, req Request) (*Lease, error) {
 	start := time.Now()
 	rep, err := r.tryAcquire(ctx, k, req, string(info), "")
 	if err != nil {
+		if generated && ctx.Err() != nil {
+			// ctx ended while the script may have run: a lease under a
+			// token no caller knows would block the key for a whole TTL.
+			r.leave(ctx, k, "", req.Token)
+		}
 		return nil, err
 	}
 	if rep.held {
@@ -142,6 +149,9 @@ func (r *Redis) wait(ctx context.Context, k redisKeys, req Request, info string,
 			return nil, err
 		case rep.held:
 			return r.lease(req, rep.fence), nil
+		case rep.first: // keep the place in line: acquire under the same id
+			s.full = true
+			continue
 		case rep.gone: // served while unreachable: subscribe afresh, queue again
 			s.resub = true
 			continue
@@ -199,6 +209,8 @@ func (r *Redis) poke(ctx context.Context, k redisKeys, req Request, id string) (
 		return acquireReply{held: true, fence: toInt64(vals[1])}, nil
 	case 0:
 		return acquireReply{pttl: -1}, nil
+	case 2:
+		return acquireReply{pttl: -1, first: true}, nil
 	}
 	return acquireReply{pttl: -1, gone: true}, nil
 }

@@ -94,7 +94,11 @@ func (r *Redis) MarkOnce(ctx context.Context, rec OnceRecord, ttl time.Duration)
 	if err != nil {
 		return fmt.Errorf("mark once %q: %w", rec.Key, err)
 	}
-	err = scriptOnce.Run(ctx, r.client, []string{r.onceKey(rec.Key)}, string(b), ttl.Milliseconds()).Err()
+	ms := ttl.Milliseconds()
+	if ttl > 0 {
+		ms = max(ms, 1) // a sub-millisecond ttl is not "forever"
+	}
+	err = scriptOnce.Run(ctx, r.client, []string{r.onceKey(rec.Key)}, string(b), ms).Err()
 	return backendErr(ctx, fmt.Sprintf("mark once %q", rec.Key), err)
 }
 

@@ -241,3 +241,51 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 		time.Sleep(10 * time.Millisecond) // polling observed state
 	}
 }
+
+// cancelHook lets a command run on the server, then ends the caller's
+// context and loses the reply, as a Ctrl-C arriving mid-call does.
+type cancelHook struct {
+	armed  *atomic.Bool
+	cancel context.CancelFunc
+}
+
+func (h cancelHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h cancelHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h cancelHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if h.armed.CompareAndSwap(true, false) {
+			h.cancel()
+			cmd.SetErr(context.Canceled)
+			return context.Canceled
+		}
+		return err
+	}
+}
+
+// TestRedis_cancelledAcquireLeavesNoLease: ctx ends while the acquire
+// script runs; a lease taken under the generated token (which the caller
+// never sees) must not stay behind.
+func TestRedis_cancelledAcquireLeavesNoLease(t *testing.T) {
+	srv := locktest.StartServer(t, nil)
+	c := redisClient(t, srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	var armed atomic.Bool
+	c.AddHook(cancelHook{&armed, cancel})
+	l := lock.NewRedis(c, nil)
+	if _, err := l.Acquire(context.Background(), lock.Request{Key: "warm"}); err != nil { // loads the script
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	if _, err := l.Acquire(ctx, lock.Request{Key: "c", TTL: time.Minute}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("acquire cancelled mid-call: %v, want context.Canceled", err)
+	}
+	if n, _ := c.Get(context.Background(), "lockstep:{c}:fence").Int64(); n == 0 {
+		t.Fatal("the cancelled acquire did not run on the server: the test proves nothing")
+	}
+	if hs, err := l.Holders(context.Background(), "c"); err != nil || len(hs) != 0 {
+		t.Fatalf("holders after a cancelled acquire: %+v, %v; want none", hs, err)
+	}
+}

@@ -88,3 +88,100 @@ func signalOnce(c chan struct{}) {
 	default:
 	}
 }
+
+// TestRedis_headKeepsItsPlace: the first waiter gives up, so the second
+// becomes first in line without being told; its safety re-check must keep
+// its place (it used to re-queue it behind the third waiter).
+func TestRedis_headKeepsItsPlace(t *testing.T) {
+	srv := locktest.StartServer(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	holder := lock.NewRedis(redisClient(t, srv), nil)
+	lease, err := holder.Acquire(ctx, lock.Request{Key: "q", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type waiter struct {
+		waited chan struct{} // one send per full acquire attempt
+		done   chan error
+		cancel context.CancelFunc
+	}
+	start := func(recheck time.Duration) *waiter {
+		l := lock.NewRedis(redisClient(t, srv), &lock.RedisOptions{Recheck: recheck})
+		t.Cleanup(func() { l.Close() })
+		wctx, wcancel := context.WithCancel(ctx)
+		w := &waiter{waited: make(chan struct{}, 16), done: make(chan error, 1), cancel: wcancel}
+		go func() {
+			_, err := l.Acquire(wctx, lock.Request{Key: "q", TTL: time.Minute, Wait: lock.WaitForever,
+				OnWait: func([]lock.Holder) { w.waited <- struct{}{} }})
+			w.done <- err
+		}()
+		<-w.waited
+		return w
+	}
+	a := start(time.Hour)
+	b := start(50 * time.Millisecond)
+	c := start(time.Hour)
+	defer c.cancel()
+	a.cancel()
+	if err := <-a.done; err == nil {
+		t.Fatal("cancelled waiter got the lock")
+	}
+	select { // b runs acquire again once it finds itself first in line
+	case <-b.waited:
+	case <-ctx.Done():
+		t.Fatal("second waiter never re-checked")
+	}
+	if err := holder.Release(ctx, "q", lease.Token); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-b.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-c.done:
+		t.Fatal("third waiter got the lock before the second: the second lost its place in line")
+	case <-ctx.Done():
+		t.Fatal("no waiter got the lock")
+	}
+}
+
+// TestRedis_newHeadWakesAtExpiry: the holder crashes (its lease runs out)
+// and the first waiter gives up; the second, first in line now, must take
+// the lock when the lease ends, not at its slow re-check.
+func TestRedis_newHeadWakesAtExpiry(t *testing.T) {
+	srv := locktest.StartServer(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	holder := lock.NewRedis(redisClient(t, srv), nil)
+	if _, err := holder.Acquire(ctx, lock.Request{Key: "e", TTL: 500 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	waiting := func(l *lock.Redis, wctx context.Context) chan error {
+		started, done := make(chan struct{}, 1), make(chan error, 1)
+		go func() {
+			_, err := l.Acquire(wctx, lock.Request{Key: "e", Wait: lock.WaitForever,
+				OnWait: func([]lock.Holder) { signalOnce(started) }})
+			done <- err
+		}()
+		<-started
+		return done
+	}
+	slow := &lock.RedisOptions{Recheck: time.Hour}
+	a, b := lock.NewRedis(redisClient(t, srv), slow), lock.NewRedis(redisClient(t, srv), slow)
+	t.Cleanup(func() { a.Close(); b.Close() })
+	actx, acancel := context.WithCancel(ctx)
+	aDone := waiting(a, actx)
+	bDone := waiting(b, ctx)
+	acancel()
+	<-aDone
+	select {
+	case err := <-bDone:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second): // the lease ends after 0.5s
+		t.Fatal("the new head did not take the lock when the crashed holder's lease ended")
+	}
+}

@@ -3,7 +3,6 @@ package lock
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -60,8 +59,6 @@ func backendErr(ctx context.Context, op string, err error) error {
 		return nil
 	case ctx.Err() != nil:
 		return fmt.Errorf("%s: %w", op, ctx.Err())
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
 }

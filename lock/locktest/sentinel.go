@@ -96,8 +96,8 @@ sentinel parallel-syncs %s 1
 	}
 	// The config file must come first; the sentinel rewrites it as it learns.
 	s := &Server{tb: tb, Addr: addr, Dir: dir, args: []string{path, "--sentinel"}}
+	tb.Cleanup(s.Stop) // before start, as in StartServer
 	s.start()
-	tb.Cleanup(s.Stop)
 	return s
 }
 

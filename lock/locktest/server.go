@@ -70,8 +70,8 @@ func StartServer(tb TB, opts *ServerOptions) *Server {
 		base = append(base, "--bind", "127.0.0.1", "--port", port)
 	}
 	s.args = append(base, opts.Args...)
+	tb.Cleanup(s.Stop) // before start: a server that never answers is killed too
 	s.start()
-	tb.Cleanup(s.Stop)
 	return s
 }
 

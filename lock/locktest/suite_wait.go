@@ -148,6 +148,13 @@ func (s *suite) onceMarkers(t *testing.T) {
 		rec, err := l.Once(ctx, "once/short")
 		return err == nil && rec == nil
 	})
+	if err := l.MarkOnce(ctx, lock.OnceRecord{Key: "once/tiny"}, 500*time.Microsecond); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Second, "marker with a sub-millisecond ttl expires", func() bool {
+		rec, err := l.Once(ctx, "once/tiny")
+		return err == nil && rec == nil
+	})
 }
 
 // crashedHolders: holders that never release are followed by the waiters

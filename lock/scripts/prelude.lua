@@ -74,11 +74,12 @@ end
 -- grant hands free capacity to the queue's head, in order. The head learns
 -- by a PUBLISH on its own channel; no receiver means the waiter is dead, so
 -- it is dropped (its fence number is burnt) and the next one is tried. When
--- it granted something, it tells the new head it is first in line ('head'),
--- so that it schedules a wake-up at the first lease's end (a crashed
--- holder); a dead new head is dropped the same way.
-local function grant(now, chan)
-  local granted = false
+-- it granted something, or when notify says the head changed, it tells the
+-- new head it is first in line ('head'), so that it schedules a wake-up at
+-- the first lease's end (a crashed holder); a dead new head is dropped the
+-- same way.
+local function grant(now, chan, notify)
+  local granted = notify == true
   while true do
     local id = redis.call('LINDEX', K_QUEUE, 0)
     if not id then return end
