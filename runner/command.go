@@ -105,6 +105,7 @@ func (r *Runner) runProcess(ctx context.Context, in *instance, argv []string, sp
 		defer t.Stop()
 		timeout = t.C
 	}
+	stopped := p.stoppedCh() // closed only after Terminate
 	select {
 	case <-p.Done():
 	case <-lost:
@@ -119,10 +120,13 @@ func (r *Runner) runProcess(ctx context.Context, in *instance, argv []string, sp
 	case <-r.kill:
 		reason, err = ReasonInterrupted, fmt.Errorf("killed")
 		p.Kill()
+		stopped = p.Done()
 	}
 	if reason != ReasonNone {
+		// The locks are released once this returns, so a terminated step
+		// waits for its whole group (not only the leader) to be gone.
 		select {
-		case <-p.Done():
+		case <-stopped:
 		case <-r.kill:
 			p.Kill()
 		}

@@ -19,6 +19,13 @@ const DefaultKillTimeout = 10 * time.Second
 // holds the output pipes open. Only non-*os.File writers use pipes.
 const outputDrain = 2 * time.Second
 
+// groupPoll is how often a terminated group is checked for members left,
+// and groupGoneWait bounds that check after SIGKILL (init reaps the rest).
+const (
+	groupPoll     = 20 * time.Millisecond
+	groupGoneWait = time.Second
+)
+
 // ProcessSpec describes a child process to start.
 type ProcessSpec struct {
 	Argv        []string      // program and arguments; run without a shell
@@ -47,7 +54,8 @@ type Process struct {
 	watchdog    *watchdogClient // nil without a watchdog
 	killTimeout time.Duration
 	done        chan struct{}
-	code        int // valid once done is closed
+	stopped     chan struct{} // closed once a terminated group is gone
+	code        int           // valid once done is closed
 	termOnce    sync.Once
 }
 
@@ -74,7 +82,7 @@ func StartProcess(spec ProcessSpec) (*Process, error) {
 	cmd.Stderr = spec.Stderr
 	cmd.WaitDelay = outputDrain
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	p := &Process{killTimeout: spec.KillTimeout, done: make(chan struct{})}
+	p := &Process{killTimeout: spec.KillTimeout, done: make(chan struct{}), stopped: make(chan struct{})}
 	if p.killTimeout <= 0 {
 		p.killTimeout = DefaultKillTimeout
 	}
@@ -145,24 +153,50 @@ func (p *Process) Terminate() {
 	})
 }
 
-// escalate kills the group after the grace period unless it is already empty.
-// The group may outlive its leader, so the leader exiting early only ends the
-// wait when no other member is left.
+// escalate kills the group after the grace period unless it is empty by then,
+// and closes p.stopped once no member is left (or groupGoneWait after
+// SIGKILL). The group may outlive its leader, so the leader exiting early
+// only ends the wait when no other member is left.
 func (p *Process) escalate() {
+	defer close(p.stopped)
 	timer := time.NewTimer(p.killTimeout)
 	defer timer.Stop()
 	select {
 	case <-timer.C:
 	case <-p.done:
-		if !p.groupAlive() {
+		if p.awaitGroupGone(timer.C) {
 			return
 		}
-		<-timer.C
 	}
 	if p.groupAlive() {
 		p.signalGroup(syscall.SIGKILL)
 	}
+	<-p.done
+	gone := time.NewTimer(groupGoneWait)
+	defer gone.Stop()
+	p.awaitGroupGone(gone.C)
 }
+
+// awaitGroupGone waits until the group has no member left or until stop
+// fires, and reports whether the group is gone. The leader must be reaped
+// already (a zombie leader still counts as a member).
+func (p *Process) awaitGroupGone(stop <-chan time.Time) bool {
+	tick := time.NewTicker(groupPoll)
+	defer tick.Stop()
+	for p.groupAlive() {
+		select {
+		case <-stop:
+			return !p.groupAlive()
+		case <-tick.C:
+		}
+	}
+	return true
+}
+
+// stoppedCh is closed once a group stopped by Terminate is gone: every member
+// exited within the kill timeout, or SIGKILL was sent. It is never closed
+// without a call to Terminate.
+func (p *Process) stoppedCh() <-chan struct{} { return p.stopped }
 
 // Kill sends SIGKILL to the child's whole process group now.
 func (p *Process) Kill() { p.signalGroup(syscall.SIGKILL) }
