@@ -105,7 +105,7 @@ func (r *Runner) runProcess(ctx context.Context, in *instance, argv []string, sp
 		defer t.Stop()
 		timeout = t.C
 	}
-	stopped := p.stoppedCh() // closed only after Terminate
+	stopped := p.Stopped() // closed only after Terminate
 	select {
 	case <-p.Done():
 	case <-lost:

@@ -1,11 +1,14 @@
 package runner
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -183,20 +186,51 @@ func (p *Process) escalate() {
 func (p *Process) awaitGroupGone(stop <-chan time.Time) bool {
 	tick := time.NewTicker(groupPoll)
 	defer tick.Stop()
-	for p.groupAlive() {
+	for groupHasLiveMember(p.pid) {
 		select {
 		case <-stop:
-			return !p.groupAlive()
+			return !groupHasLiveMember(p.pid)
 		case <-tick.C:
 		}
 	}
 	return true
 }
 
-// stoppedCh is closed once a group stopped by Terminate is gone: every member
-// exited within the kill timeout, or SIGKILL was sent. It is never closed
-// without a call to Terminate.
-func (p *Process) stoppedCh() <-chan struct{} { return p.stopped }
+// groupHasLiveMember reports whether process group pgid has a member that is
+// not a zombie. Zombies count as members for kill(2), and an orphan's zombie
+// may never be reaped where pid 1 does not reap, so /proc is read to tell
+// them apart once kill says the group exists.
+func groupHasLiveMember(pgid int) bool {
+	if !groupAlive(pgid) {
+		return false
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return true
+	}
+	id := strconv.Itoa(pgid)
+	for _, e := range entries {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// After the command name in parentheses: state ppid pgrp ...
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) >= 3 && f[2] == id && f[0] != "Z" && f[0] != "X" {
+			return true
+		}
+	}
+	return false
+}
+
+// Stopped is closed once a group stopped by Terminate is gone: every member
+// exited within the kill timeout, or SIGKILL was sent and the group emptied
+// (or a second passed). It is never closed without a call to Terminate. A
+// caller holding a lock for the process waits for it before releasing.
+func (p *Process) Stopped() <-chan struct{} { return p.stopped }
 
 // Kill sends SIGKILL to the child's whole process group now.
 func (p *Process) Kill() { p.signalGroup(syscall.SIGKILL) }
