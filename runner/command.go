@@ -92,6 +92,10 @@ func (r *Runner) runCommand(ctx context.Context, in *instance, spec *instanceSpe
 // ReasonNone when the process exited on its own.
 func (r *Runner) runProcess(ctx context.Context, in *instance, argv []string, spec *instanceSpec, held []*heldLock,
 	lost <-chan struct{}, capture *capBuffer) (code int, reason Reason, err error) {
+	if ctx.Err() != nil {
+		// Cancelled while the locks were taken or the checks ran: start nothing.
+		return -1, ReasonInterrupted, fmt.Errorf("interrupted")
+	}
 	stdout := &lineWriter{capture: capture, emit: r.outputFunc(in.addr, "stdout")}
 	stderr := &lineWriter{emit: r.outputFunc(in.addr, "stderr")}
 	p, err := StartProcess(ProcessSpec{Argv: argv, Dir: spec.Dir, Env: r.stepEnv(in, spec, held),

@@ -497,6 +497,34 @@ step "next" {
 	}
 }
 
+// TestRun_cancelAfterLockStartsNothing cancels the run as the step's lock is
+// acquired: the command must not be started at all.
+func TestRun_cancelAfterLockStartsNothing(t *testing.T) {
+	dir := t.TempDir()
+	wf := loadWorkflow(t, `
+variable "dir" { type = string }
+step "late" {
+  lock { key = "env/prod" }
+  shell = "touch ${var.dir}/started"
+}
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	on := map[EventType]func(Event){EventLockAcquired: func(Event) { cancel() }}
+	m := newMemLocker()
+	res, _ := runWorkflow(t, wf, m, runSetup{vars: map[string]cty.Value{"dir": cty.StringVal(dir)}, on: on, ctx: ctx})
+	in := wantStatus(t, res, "step.late", StatusFailed, ReasonInterrupted)
+	if in.ExitCode != -1 {
+		t.Errorf("exit code %d: the command ran after cancellation", in.ExitCode)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
+		t.Error("the command ran after cancellation")
+	}
+	if m.heldNow("env/prod") != 0 {
+		t.Error("lock still held after cancellation")
+	}
+}
+
 func TestRun_killStopsAtOnce(t *testing.T) {
 	wf := loadWorkflow(t, `
 step "stubborn" {
