@@ -176,7 +176,7 @@ func superviseCommand(ctx context.Context, again <-chan os.Signal, l lock.Locker
 	// The lease is kept until the command is gone, also through the grace
 	// period after a signal: letting it lapse while the group still runs
 	// would let the next holder in beside it.
-	keeper := keepLease(context.WithoutCancel(ctx), l, lease, logger)
+	keeper := lock.Keep(context.WithoutCancel(ctx), l, lease, &lock.KeepOptions{Logger: logger})
 	defer keeper.Stop()
 	env := append(os.Environ(),
 		"LOCKSTEP_RUN_ID="+runID, "LOCKSTEP_STEP=exec", "LOCKSTEP_LOCK_KEY="+o.key,
