@@ -92,6 +92,10 @@ func (r *Runner) runCommand(ctx context.Context, in *instance, spec *instanceSpe
 // ReasonNone when the process exited on its own.
 func (r *Runner) runProcess(ctx context.Context, in *instance, argv []string, spec *instanceSpec, held []*heldLock,
 	lost <-chan struct{}, capture *capBuffer) (code int, reason Reason, err error) {
+	if ctx.Err() != nil {
+		// Cancelled while the locks were taken or the checks ran: start nothing.
+		return -1, ReasonInterrupted, fmt.Errorf("interrupted")
+	}
 	stdout := &lineWriter{capture: capture, emit: r.outputFunc(in.addr, "stdout")}
 	stderr := &lineWriter{emit: r.outputFunc(in.addr, "stderr")}
 	p, err := StartProcess(ProcessSpec{Argv: argv, Dir: spec.Dir, Env: r.stepEnv(in, spec, held),
@@ -105,6 +109,7 @@ func (r *Runner) runProcess(ctx context.Context, in *instance, argv []string, sp
 		defer t.Stop()
 		timeout = t.C
 	}
+	stopped := p.Stopped() // closed only after Terminate
 	select {
 	case <-p.Done():
 	case <-lost:
@@ -119,10 +124,13 @@ func (r *Runner) runProcess(ctx context.Context, in *instance, argv []string, sp
 	case <-r.kill:
 		reason, err = ReasonInterrupted, fmt.Errorf("killed")
 		p.Kill()
+		stopped = p.Done()
 	}
 	if reason != ReasonNone {
+		// The locks are released once this returns, so a terminated step
+		// waits for its whole group (not only the leader) to be gone.
 		select {
-		case <-p.Done():
+		case <-stopped:
 		case <-r.kill:
 			p.Kill()
 		}

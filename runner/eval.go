@@ -25,10 +25,6 @@ const sensitiveMark = "sensitive"
 // them.
 const SensitivePlaceholder = "(sensitive value)"
 
-// DefaultKillTimeout is the grace between SIGTERM and SIGKILL when a step sets
-// no kill_timeout.
-const defaultKillTimeout = DefaultKillTimeout
-
 // lockSpec is an evaluated lock block.
 type lockSpec struct {
 	Label     string
@@ -170,7 +166,7 @@ func evalInstance(scope *config.Scope, st *config.Step, lockTimeout *time.Durati
 		}
 	}
 	spec.Timeout = e.duration(st.Timeout, time.Millisecond, 0, "timeout")
-	spec.KillTimeout = e.duration(st.KillTimeout, 0, defaultKillTimeout, "kill_timeout")
+	spec.KillTimeout = e.duration(st.KillTimeout, 0, DefaultKillTimeout, "kill_timeout")
 	for i, l := range st.Locks {
 		ls := e.lock(l, lockTimeout)
 		ls.Index = i

@@ -19,7 +19,7 @@ const releaseTimeout = 5 * time.Second
 type heldLock struct {
 	spec   lockSpec
 	lease  *lock.Lease
-	keeper keeper
+	keeper *lock.Keeper
 }
 
 func (res *InstanceResult) fail(reason Reason, err error) {
@@ -92,7 +92,7 @@ func (r *Runner) acquireAll(ctx context.Context, in *instance, spec *instanceSpe
 			r.lockFailed(ctx, ls, err, res)
 			return held
 		}
-		h := &heldLock{spec: ls, lease: lease, keeper: keepLease(context.WithoutCancel(ctx), r.opts.Locker, lease, r.log)}
+		h := &heldLock{spec: ls, lease: lease, keeper: lock.Keep(context.WithoutCancel(ctx), r.opts.Locker, lease, &lock.KeepOptions{Logger: r.log})}
 		held = append(held, h)
 		r.emit(Event{Type: EventLockAcquired, Step: in.addr, Lock: r.keyText(ls), Label: ls.Label,
 			Fence: lease.Fence, Limit: ls.Limit})

@@ -1,11 +1,14 @@
 package runner
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -18,6 +21,13 @@ const DefaultKillTimeout = 10 * time.Second
 // exited while something else in its group (a background grandchild) still
 // holds the output pipes open. Only non-*os.File writers use pipes.
 const outputDrain = 2 * time.Second
+
+// groupPoll is how often a terminated group is checked for members left,
+// and groupGoneWait bounds that check after SIGKILL (init reaps the rest).
+const (
+	groupPoll     = 20 * time.Millisecond
+	groupGoneWait = time.Second
+)
 
 // ProcessSpec describes a child process to start.
 type ProcessSpec struct {
@@ -47,7 +57,8 @@ type Process struct {
 	watchdog    *watchdogClient // nil without a watchdog
 	killTimeout time.Duration
 	done        chan struct{}
-	code        int // valid once done is closed
+	stopped     chan struct{} // closed once a terminated group is gone
+	code        int           // valid once done is closed
 	termOnce    sync.Once
 }
 
@@ -74,7 +85,7 @@ func StartProcess(spec ProcessSpec) (*Process, error) {
 	cmd.Stderr = spec.Stderr
 	cmd.WaitDelay = outputDrain
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	p := &Process{killTimeout: spec.KillTimeout, done: make(chan struct{})}
+	p := &Process{killTimeout: spec.KillTimeout, done: make(chan struct{}), stopped: make(chan struct{})}
 	if p.killTimeout <= 0 {
 		p.killTimeout = DefaultKillTimeout
 	}
@@ -145,24 +156,81 @@ func (p *Process) Terminate() {
 	})
 }
 
-// escalate kills the group after the grace period unless it is already empty.
-// The group may outlive its leader, so the leader exiting early only ends the
-// wait when no other member is left.
+// escalate kills the group after the grace period unless it is empty by then,
+// and closes p.stopped once no member is left (or groupGoneWait after
+// SIGKILL). The group may outlive its leader, so the leader exiting early
+// only ends the wait when no other member is left.
 func (p *Process) escalate() {
+	defer close(p.stopped)
 	timer := time.NewTimer(p.killTimeout)
 	defer timer.Stop()
 	select {
 	case <-timer.C:
 	case <-p.done:
-		if !p.groupAlive() {
+		if p.awaitGroupGone(timer.C) {
 			return
 		}
-		<-timer.C
 	}
 	if p.groupAlive() {
 		p.signalGroup(syscall.SIGKILL)
 	}
+	<-p.done
+	gone := time.NewTimer(groupGoneWait)
+	defer gone.Stop()
+	p.awaitGroupGone(gone.C)
 }
+
+// awaitGroupGone waits until the group has no member left or until stop
+// fires, and reports whether the group is gone. The leader must be reaped
+// already (a zombie leader still counts as a member).
+func (p *Process) awaitGroupGone(stop <-chan time.Time) bool {
+	tick := time.NewTicker(groupPoll)
+	defer tick.Stop()
+	for groupHasLiveMember(p.pid) {
+		select {
+		case <-stop:
+			return !groupHasLiveMember(p.pid)
+		case <-tick.C:
+		}
+	}
+	return true
+}
+
+// groupHasLiveMember reports whether process group pgid has a member that is
+// not a zombie. Zombies count as members for kill(2), and an orphan's zombie
+// may never be reaped where pid 1 does not reap, so /proc is read to tell
+// them apart once kill says the group exists.
+func groupHasLiveMember(pgid int) bool {
+	if !groupAlive(pgid) {
+		return false
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return true
+	}
+	id := strconv.Itoa(pgid)
+	for _, e := range entries {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// After the command name in parentheses: state ppid pgrp ...
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) >= 3 && f[2] == id && f[0] != "Z" && f[0] != "X" {
+			return true
+		}
+	}
+	return false
+}
+
+// Stopped is closed once a group stopped by Terminate is gone: every member
+// exited within the kill timeout, or SIGKILL was sent and the group emptied
+// (or a second passed). It is never closed without a call to Terminate. A
+// caller holding a lock for the process waits for it before releasing.
+func (p *Process) Stopped() <-chan struct{} { return p.stopped }
 
 // Kill sends SIGKILL to the child's whole process group now.
 func (p *Process) Kill() { p.signalGroup(syscall.SIGKILL) }

@@ -431,6 +431,41 @@ step "after" {
 	waitFor(t, "the step's background child to die", 3*time.Second, func() bool { return processGone(pid) })
 }
 
+// TestRun_lockOutlivesStoppedGroup stops a step whose leader dies on SIGTERM
+// while a grandchild ignores it: the lock must not be released before the
+// grandchild is gone (killed after kill_timeout).
+func TestRun_lockOutlivesStoppedGroup(t *testing.T) {
+	dir := t.TempDir()
+	wf := loadWorkflow(t, `
+variable "dir" { type = string }
+step "slow" {
+  lock { key = "env/prod" }
+  timeout      = "200ms"
+  kill_timeout = "500ms"
+  # The grandchild leaves the output pipes, so reaping the leader does not
+  # wait for it through them.
+  shell = "(trap '' TERM; exec sleep 30 >/dev/null 2>&1) & echo $! > ${var.dir}/child; wait"
+}
+`)
+	childFile := filepath.Join(dir, "child")
+	var mu sync.Mutex
+	var aliveAtRelease []bool
+	on := map[EventType]func(Event){EventLockReleased: func(Event) {
+		b, _ := os.ReadFile(childFile)
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		mu.Lock()
+		defer mu.Unlock()
+		aliveAtRelease = append(aliveAtRelease, err != nil || !processGone(pid))
+	}}
+	res, _ := runWorkflow(t, wf, newMemLocker(), runSetup{vars: map[string]cty.Value{"dir": cty.StringVal(dir)}, on: on})
+	wantStatus(t, res, "step.slow", StatusFailed, ReasonTimeout)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(aliveAtRelease) != 1 || aliveAtRelease[0] {
+		t.Errorf("grandchild alive (or unknown) when the lock was released: %v", aliveAtRelease)
+	}
+}
+
 func TestRun_cancelReleasesLocks(t *testing.T) {
 	wf := loadWorkflow(t, `
 step "long" {
@@ -459,6 +494,34 @@ step "next" {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("cancellation took %s", d)
+	}
+}
+
+// TestRun_cancelAfterLockStartsNothing cancels the run as the step's lock is
+// acquired: the command must not be started at all.
+func TestRun_cancelAfterLockStartsNothing(t *testing.T) {
+	dir := t.TempDir()
+	wf := loadWorkflow(t, `
+variable "dir" { type = string }
+step "late" {
+  lock { key = "env/prod" }
+  shell = "touch ${var.dir}/started"
+}
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	on := map[EventType]func(Event){EventLockAcquired: func(Event) { cancel() }}
+	m := newMemLocker()
+	res, _ := runWorkflow(t, wf, m, runSetup{vars: map[string]cty.Value{"dir": cty.StringVal(dir)}, on: on, ctx: ctx})
+	in := wantStatus(t, res, "step.late", StatusFailed, ReasonInterrupted)
+	if in.ExitCode != -1 {
+		t.Errorf("exit code %d: the command ran after cancellation", in.ExitCode)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
+		t.Error("the command ran after cancellation")
+	}
+	if m.heldNow("env/prod") != 0 {
+		t.Error("lock still held after cancellation")
 	}
 }
 

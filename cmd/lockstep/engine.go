@@ -47,12 +47,6 @@ func newLocalLocker(dir string, logger hclog.Logger) (lock.Locker, error) {
 	return lock.NewLocal(dir, &lock.LocalOptions{Logger: logger})
 }
 
-// keepLease starts renewing lease every ttl/3 until Stop; Lost is closed
-// when it is lost, never re-acquired.
-func keepLease(ctx context.Context, l lock.Locker, lease *lock.Lease, logger hclog.Logger) *lock.Keeper {
-	return lock.Keep(ctx, l, lease, &lock.KeepOptions{Logger: logger})
-}
-
 // evictionWarning returns a warning when l is a Redis whose maxmemory-policy
 // may evict lock keys, else "". It costs one round trip, bounded to a second;
 // a server that refuses CONFIG GET (ACL) yields no warning.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -71,6 +72,9 @@ type jsonValue struct {
 type jsonStream struct {
 	mu  sync.Mutex
 	enc *json.Encoder
+	// signal returns the first SIGINT/SIGTERM received, for run_done's
+	// exit_code; nil means none is watched.
+	signal func() *os.Signal
 }
 
 func newJSONStream(w io.Writer) *jsonStream {
@@ -143,7 +147,11 @@ func (s *jsonStream) summary(je *jsonEvent, res *runner.Result) {
 	if res == nil {
 		return
 	}
-	code := exitForOutcome(res.Outcome, nil)
+	var sig *os.Signal
+	if s.signal != nil {
+		sig = s.signal()
+	}
+	code := exitForOutcome(res.Outcome, sig)
 	je.ExitCode = &code
 	for _, in := range res.Instances {
 		je.Steps = append(je.Steps, jsonStepResult{Step: in.Address, Status: in.Status, Reason: string(in.Reason),

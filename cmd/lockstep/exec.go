@@ -176,7 +176,7 @@ func superviseCommand(ctx context.Context, again <-chan os.Signal, l lock.Locker
 	// The lease is kept until the command is gone, also through the grace
 	// period after a signal: letting it lapse while the group still runs
 	// would let the next holder in beside it.
-	keeper := keepLease(context.WithoutCancel(ctx), l, lease, logger)
+	keeper := lock.Keep(context.WithoutCancel(ctx), l, lease, &lock.KeepOptions{Logger: logger})
 	defer keeper.Stop()
 	env := append(os.Environ(),
 		"LOCKSTEP_RUN_ID="+runID, "LOCKSTEP_STEP=exec", "LOCKSTEP_LOCK_KEY="+o.key,
@@ -192,13 +192,13 @@ func superviseCommand(ctx context.Context, again <-chan os.Signal, l lock.Locker
 	case <-keeper.Lost():
 		fmt.Fprintf(os.Stderr, "lockstep exec: lock %q lost: %v; stopping the command\n", o.key, keeper.Err())
 		p.Terminate()
-		p.Wait()
+		<-p.Stopped()
 		return 0, fmt.Errorf("%w: %w", errLost, keeper.Err())
 	case <-ctx.Done():
 		fmt.Fprintf(os.Stderr, "lockstep exec: %v; stopping the command\n", context.Cause(ctx))
 		p.Terminate()
 		go killOnSecondSignal(p, again)
-		p.Wait()
+		<-p.Stopped() // the lock is released after this: no member may be left
 		return 0, ctx.Err()
 	}
 }
@@ -209,7 +209,7 @@ func killOnSecondSignal(p *runner.Process, again <-chan os.Signal) {
 	select {
 	case <-again:
 		p.Kill()
-	case <-p.Done():
+	case <-p.Stopped():
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lockstep-dev/lockstep/lock"
+	"github.com/lockstep-dev/lockstep/runner"
 )
 
 // writeLockInfo prints a Terraform-style lock-info block for key: one section
@@ -68,27 +69,16 @@ func roundAge(d time.Duration) string {
 }
 
 // holderSummary is a one-line description of who holds a lock, as in
-// "alice@bastion-2, pid 4211, step.failover, for 2m10s".
+// "alice@bastion-2, pid 4211, step.failover, for 2m10s", in the same words as
+// the runner's skip messages (runner.DescribeHolder).
 func holderSummary(holders []lock.Holder) string {
 	if len(holders) == 0 {
 		return "nobody"
 	}
-	var parts []string
-	for _, h := range holders {
-		s := h.Owner
-		if s == "" {
-			s = "unknown"
-		}
-		if h.PID != 0 {
-			s += ", pid " + strconv.Itoa(h.PID)
-		}
-		if h.Step != "" {
-			s += ", " + h.Step
-		}
-		if !h.Since.IsZero() {
-			s += ", for " + roundAge(time.Since(h.Since))
-		}
-		parts = append(parts, s)
+	now := time.Now()
+	parts := make([]string, len(holders))
+	for i, h := range holders {
+		parts[i] = runner.DescribeHolder(h, now)
 	}
 	return strings.Join(parts, "; ")
 }

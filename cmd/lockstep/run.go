@@ -122,8 +122,11 @@ func execute(wf *config.Workflow, vars map[string]cty.Value, plan *runner.Plan, 
 		d := rs.lockTimeout.wait()
 		opts.LockTimeout = &d
 	}
-	if h, ok := out.(*humanUI); ok {
-		h.prefix = plan.MayOverlap(rs.parallelism)
+	switch o := out.(type) {
+	case *humanUI:
+		o.prefix = plan.MayOverlap(rs.parallelism)
+	case *jsonRunOutput:
+		o.signal = sigs.first.Load // run_done's exit_code is 130/143 after a signal
 	}
 	r := runner.New(plan, opts)
 	sigs.runner.Store(r)
