@@ -62,8 +62,14 @@ func (l *Local) tryAcquire(req Request) (*Lease, error) {
 	held.Lock()
 	defer held.Unlock()
 	if h, ok := held.m[id]; ok {
-		lease := h.lease
-		return &lease, nil
+		if l.own(req.Key, req.Token) != nil {
+			lease := h.lease
+			return &lease, nil
+		}
+		// Force-released by another process: the old lease is revoked, so
+		// this is a fresh acquisition with a new fence.
+		h.f.Close()
+		delete(held.m, id)
 	}
 	if err := os.MkdirAll(l.lockDir(req.Key), 0o700); err != nil {
 		return nil, unavailable(fmt.Sprintf("acquire %q", req.Key), err)

@@ -3,6 +3,7 @@ package lock_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -156,4 +157,37 @@ func TestLocal_forceReleaseOtherProcess(t *testing.T) {
 		t.Fatalf("holder process said %q, want a loss with ErrNotHeld", line)
 	}
 	cmd.Wait()
+}
+
+// TestLocal_retryAfterForceRelease: an acquire retried with the token of a
+// lease that was force-released meanwhile must not hand back the revoked
+// lease; it takes the lock afresh, with a greater fence.
+func TestLocal_retryAfterForceRelease(t *testing.T) {
+	l, err := lock.NewLocal(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	req := lock.Request{Key: "retry", Token: lock.NewToken()}
+	first, err := l.Acquire(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.ForceRelease(ctx, "retry"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Check(ctx, "retry", first.Token); !errors.Is(err, lock.ErrNotHeld) {
+		t.Fatalf("check after force-release = %v, want ErrNotHeld", err)
+	}
+	again, err := l.Acquire(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Fence <= first.Fence {
+		t.Fatalf("retried acquire returned fence %d, not above the revoked lease's %d", again.Fence, first.Fence)
+	}
+	if err := l.Check(ctx, "retry", again.Token); err != nil {
+		t.Fatalf("check of the new lease: %v", err)
+	}
 }

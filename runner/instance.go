@@ -199,6 +199,11 @@ func (r *Runner) releaseAll(ctx context.Context, in *instance, held []*heldLock)
 			defer wg.Done()
 			h.keeper.Stop()
 			if err := r.opts.Locker.Release(rctx, h.lease.Key, h.lease.Token); err != nil {
+				// After a loss the lock is already gone: nothing to warn about.
+				if errors.Is(err, lock.ErrNotHeld) {
+					r.log.Debug("lock was no longer held at release", "step", in.addr, "lock", r.keyText(h.spec))
+					return
+				}
 				r.log.Warn("release lock failed", "step", in.addr, "lock", r.keyText(h.spec), "error", err)
 				return
 			}

@@ -188,7 +188,17 @@ func superviseCommand(ctx context.Context, again <-chan os.Signal, l lock.Locker
 	}
 	select {
 	case <-p.Done():
-		return p.Wait(), nil
+		code := p.Wait()
+		// A loss noticed in the same instant as the exit still means the
+		// command may have run without the lock at its end: never report
+		// success (or write the once marker) then.
+		select {
+		case <-keeper.Lost():
+			fmt.Fprintf(os.Stderr, "lockstep exec: lock %q lost as the command exited: %v\n", o.key, keeper.Err())
+			return 0, fmt.Errorf("%w: %w", errLost, keeper.Err())
+		default:
+		}
+		return code, nil
 	case <-keeper.Lost():
 		fmt.Fprintf(os.Stderr, "lockstep exec: lock %q lost: %v; stopping the command\n", o.key, keeper.Err())
 		p.Terminate()
