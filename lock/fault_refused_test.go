@@ -18,23 +18,14 @@ import (
 // reason instead of 3.
 func TestFault_refused(t *testing.T) {
 	srv := locktest.StartServer(t, nil)
-	// A user who may connect but not run scripts; then a password for the
-	// default user (set after start: StartServer's PING has no password).
-	for _, cmd := range [][]string{
-		{"ACL", "SETUSER", "reader", "on", ">reader-pass", "~*", "+@read", "+ping", "+hello", "+client"},
-		{"CONFIG", "SET", "requirepass", "s3cret-pass"},
-	} {
-		if _, err := srv.Do(cmd...); err != nil {
-			t.Fatalf("%v: %v", cmd, err)
-		}
-	}
+	srv.Restrict()
 	cases := []struct {
 		name string
 		tune func(*redis.Options)
 	}{
 		{"no password", nil},
 		{"wrong password", func(o *redis.Options) { o.Password = "wrong" }},
-		{"acl denies scripts", func(o *redis.Options) { o.Username, o.Password = "reader", "reader-pass" }},
+		{"acl denies scripts", func(o *redis.Options) { o.Username, o.Password = locktest.ReaderUser, locktest.ReaderPassword }},
 		{"tls to a plain server", func(o *redis.Options) {
 			o.TLSConfig = &tls.Config{InsecureSkipVerify: true}
 			o.DialTimeout, o.ReadTimeout, o.WriteTimeout = time.Second, time.Second, time.Second

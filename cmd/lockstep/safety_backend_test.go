@@ -17,20 +17,11 @@ import (
 // the reason, never 3 ("busy").
 func TestSafety_backendRefused(t *testing.T) {
 	srv := locktest.StartServer(t, nil)
-	// A user who may connect but not run scripts; then a password for the
-	// default user (set after start: StartServer's PING has no password).
-	for _, cmd := range [][]string{
-		{"ACL", "SETUSER", "reader", "on", ">reader-pass", "~*", "+@read", "+ping", "+hello", "+client"},
-		{"CONFIG", "SET", "requirepass", "s3cret-pass"},
-	} {
-		if _, err := srv.Do(cmd...); err != nil {
-			t.Fatalf("%v: %v", cmd, err)
-		}
-	}
+	srv.Restrict()
 	cases := []struct{ name, url, reason string }{
 		{"no password", "redis://" + srv.Addr, "auth"},
 		{"wrong password", "redis://:wrong@" + srv.Addr, "pass"},
-		{"acl denies scripts", "redis://reader:reader-pass@" + srv.Addr, "perm"},
+		{"acl denies scripts", "redis://" + locktest.ReaderUser + ":" + locktest.ReaderPassword + "@" + srv.Addr, "perm"},
 		{"tls to a plain server", "rediss://" + srv.Addr, "tls"},
 	}
 	lockstepBin(t) // build first: the timing is lockstep's alone
@@ -56,7 +47,7 @@ func TestSafety_backendRefused(t *testing.T) {
 			if took > 10*time.Second {
 				t.Errorf("the refusal took %s to report, want under 10s", took)
 			}
-			if strings.Contains(stderr, "reader-pass") {
+			if strings.Contains(stderr, locktest.ReaderPassword) {
 				t.Fatal("stderr shows the password")
 			}
 		})

@@ -197,3 +197,28 @@ func FreePort(tb TB) int {
 		}
 	}
 }
+
+// Refusing users of a server after Restrict: the default user needs
+// RestrictedPassword, and ReaderUser (password ReaderPassword) may connect and
+// read but not run scripts.
+const (
+	RestrictedPassword = "s3cret-pass"
+	ReaderUser         = "reader"
+	ReaderPassword     = "reader-pass"
+)
+
+// Restrict makes the server refuse anonymous clients and adds a user without
+// script permission, for tests of refusals (authentication, ACL). It is set
+// after start because the server's own PING check has no password; Do keeps
+// working only for commands sent before it.
+func (s *Server) Restrict() {
+	s.tb.Helper()
+	for _, cmd := range [][]string{
+		{"ACL", "SETUSER", ReaderUser, "on", ">" + ReaderPassword, "~*", "+@read", "+ping", "+hello", "+client"},
+		{"CONFIG", "SET", "requirepass", RestrictedPassword},
+	} {
+		if _, err := s.Do(cmd...); err != nil {
+			s.tb.Fatalf("%v: %v", cmd, err)
+		}
+	}
+}
