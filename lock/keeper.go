@@ -31,7 +31,7 @@ type KeepOptions struct {
 // Keeper renews a lease in the background until stopped or lost. It never
 // re-acquires a lost lease.
 type Keeper struct {
-	l     Locker
+	l     Renewer
 	lease *Lease
 	opts  KeepOptions
 
@@ -45,20 +45,24 @@ type Keeper struct {
 	renewals int
 }
 
-// Keep starts renewing lease on l every opts.Interval (ttl/3). Call it right
-// after Acquire: the lease is presumed valid until start+TTL-Margin. The
-// lease is lost when a renewal returns ErrNotHeld, or when no renewal has
-// succeeded before the local monotonic deadline (start of the last
+// Keep starts renewing lease on l every opts.Interval (ttl/3). The lease is
+// presumed valid until lease.Sent+TTL-Margin (Keep's own start when Sent is
+// zero). It is lost when a renewal returns ErrNotHeld, or when no renewal has
+// succeeded before the local monotonic deadline (send time of the last
 // successful renewal + TTL - Margin): the server may have expired it by
 // then. On loss Lost() is closed and Err() says why. Cancelling ctx stops
 // renewing like Stop. Keep never releases the lease.
-func Keep(ctx context.Context, l Locker, lease *Lease, opts *KeepOptions) *Keeper {
+func Keep(ctx context.Context, l Renewer, lease *Lease, opts *KeepOptions) *Keeper {
 	k := &Keeper{l: l, lease: lease, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	if opts != nil {
 		k.opts = *opts
 	}
 	k.defaults()
-	go k.run(ctx, time.Now())
+	start := lease.Sent
+	if start.IsZero() {
+		start = time.Now()
+	}
+	go k.run(ctx, start)
 	return k
 }
 

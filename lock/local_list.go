@@ -20,6 +20,12 @@ func (l *Local) Holders(ctx context.Context, key string) ([]Holder, error) {
 	return hs, nil
 }
 
+// Show returns key's holders. TODO(phase 1): the queue.
+func (l *Local) Show(ctx context.Context, key string) (LockInfo, error) {
+	hs, limit := l.holders(key)
+	return LockInfo{Key: key, Limit: limit, Holders: hs}, nil
+}
+
 func (l *Local) holders(key string) ([]Holder, int) {
 	hs, limit := []Holder{}, 0
 	for _, i := range l.slots(key) {

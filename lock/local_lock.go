@@ -20,6 +20,9 @@ func (l *Local) Acquire(ctx context.Context, req Request) (*Lease, error) {
 	if err := req.Normalize(); err != nil {
 		return nil, fmt.Errorf("acquire: %w", err)
 	}
+	if err := errNotYet(req); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	pause, lastWait := time.Millisecond, time.Time{}
 	for {

@@ -26,7 +26,51 @@ var (
 	// (connection, authentication, ACL, TLS). It is never returned for
 	// contention.
 	ErrUnavailable = errors.New("lock backend unavailable")
+
+	// ErrSuperseded means a waiting request of a Newest queue was replaced
+	// by a newer arrival before it got the lock. The error is a
+	// *SupersededError naming the newer waiter.
+	ErrSuperseded = errors.New("superseded by a newer waiter")
 )
+
+// Mode is how a lease shares its lock.
+type Mode string
+
+// Modes. The zero value means Exclusive.
+const (
+	// Exclusive admits one holder (Limit holders of a semaphore).
+	Exclusive Mode = "exclusive"
+	// Shared admits any number of shared holders together and no exclusive
+	// one. An exclusive request waits for the shared holders; once it is
+	// queued, later shared arrivals queue behind it, so neither side starves.
+	Shared Mode = "shared"
+)
+
+// Policy is how a lock's waiting line is served.
+type Policy string
+
+// Queue policies. The zero value means FIFO.
+const (
+	// FIFO serves waiters in arrival order.
+	FIFO Policy = "fifo"
+	// Newest lets a new arrival replace every older waiter of the key: they
+	// end with a *SupersededError. Only the newest waiter is ever served
+	// after the current holders.
+	Newest Policy = "newest"
+)
+
+// SupersededError is returned (wrapping ErrSuperseded) to a waiter of a
+// Newest queue that a newer arrival replaced.
+type SupersededError struct {
+	Key string
+	By  Holder // the newer waiter that replaced this one (Since is when it arrived)
+}
+
+func (e *SupersededError) Error() string {
+	return fmt.Sprintf("lock %q: %v", e.Key, ErrSuperseded)
+}
+
+func (e *SupersededError) Unwrap() error { return ErrSuperseded }
 
 // BusyError is returned (wrapping ErrBusy) when a lock could not be acquired.
 type BusyError struct {
@@ -34,9 +78,16 @@ type BusyError struct {
 	Holders []Holder      // who held the lock when we gave up; may be empty if it changed hands
 	Waited  time.Duration // how long the request waited
 	Timeout bool          // true when a wait ran out, false when the request did not wait
+	// QueueFull is true when the request was turned away at once because
+	// the queue already held Request.MaxWaiters waiters.
+	QueueFull bool
+	Waiters   int // waiters queued when the request gave up (0 if unknown)
 }
 
 func (e *BusyError) Error() string {
+	if e.QueueFull {
+		return fmt.Sprintf("lock %q: queue full (%d waiting): %v", e.Key, e.Waiters, ErrBusy)
+	}
 	if e.Timeout {
 		return fmt.Sprintf("lock %q: timed out after %s: %v", e.Key, e.Waited.Round(time.Millisecond), ErrBusy)
 	}
@@ -62,6 +113,21 @@ type Holder struct {
 	Since    time.Time     `json:"since"`              // when the lock was acquired (backend clock)
 	TTL      time.Duration `json:"ttl"`                // lease time left when read; 0 if the backend has none
 	Fence    int64         `json:"fence"`              // fencing token of this acquisition
+	Mode     Mode          `json:"mode,omitempty"`     // "" or Exclusive, or Shared
+}
+
+// Waiter is a request waiting in a lock's queue, as listed.
+type Waiter struct {
+	Holder          // who waits (Since is when it queued; TTL and Fence are zero)
+	Position int    `json:"position"` // 1 = next in line
+	Queue    Policy `json:"queue,omitempty"`
+}
+
+// QueueStatus is a waiting request's place in its lock's queue.
+type QueueStatus struct {
+	Position int      // 1 = next in line
+	Length   int      // waiters queued, this one included
+	Holders  []Holder // current holders, when known (may be nil)
 }
 
 // Request asks for a lock.
@@ -78,9 +144,22 @@ type Request struct {
 	// Holder is the metadata stored with the lock (Since, TTL and Fence are
 	// set by the backend).
 	Holder Holder
+	// Mode is Exclusive ("" means Exclusive) or Shared. Shared requires
+	// Limit 1: semaphores are exclusive-only.
+	Mode Mode
+	// Queue is the waiting line's policy: FIFO ("" means FIFO) or Newest.
+	Queue Policy
+	// MaxWaiters, when above 0, turns the request away at once (a
+	// *BusyError with QueueFull) when it would have to wait behind
+	// MaxWaiters waiters already queued.
+	MaxWaiters int
 	// OnWait, if not nil, is called when the request starts waiting and
 	// again whenever it wakes to find the lock still busy.
 	OnWait func(holders []Holder)
+	// OnQueue, if not nil, is called with the request's place in line
+	// when it queues and whenever that place is learnt to have changed.
+	// Backends keep this cheap: an idle queue costs nothing to watch.
+	OnQueue func(QueueStatus)
 }
 
 // Lease is a held lock. The holder renews it before TTL runs out and releases
@@ -91,14 +170,26 @@ type Lease struct {
 	Fence int64  // strictly greater than every earlier fence of Key
 	TTL   time.Duration
 	Limit int
+	Mode  Mode
+	// Sent is when the request that created or last confirmed the lease
+	// left this process (with a monotonic clock reading). The backend holds
+	// the lease at least until Sent+TTL by its own clock, so Keep anchors
+	// the lease's local validity there, never at the time a reply or a
+	// pushed grant arrived. Zero means unknown (Keep then uses the time it
+	// was called).
+	Sent time.Time
 }
 
 // LockInfo is a lock as listed.
 type LockInfo struct {
 	Key     string   `json:"key"`
 	Limit   int      `json:"limit"`
+	Mode    Mode     `json:"mode,omitempty"` // mode of the current holders
 	Holders []Holder `json:"holders"`
 	Waiters int      `json:"waiters"`
+	// Queue lists the waiters in order (Show fills it; List may leave it
+	// empty and only count them in Waiters).
+	Queue []Waiter `json:"queue,omitempty"`
 }
 
 // OnceRecord is a done-marker written after a step succeeded.
@@ -114,28 +205,38 @@ type OnceRecord struct {
 	TTL      time.Duration `json:"ttl"` // time left when read; 0 means kept forever
 }
 
-// Locker is a lock backend. All methods are safe for concurrent use. Every
-// method returns an error wrapping ErrUnavailable when the backend cannot be
-// reached, and ctx.Err() when ctx ends first.
-type Locker interface {
-	// Acquire takes the lock, waiting as req says. Waiters are served in
-	// arrival order without polling. On contention it returns a *BusyError.
-	// Cancelling ctx while waiting leaves nothing behind.
+// Leaser takes, checks, renews and releases leases. All methods are safe for
+// concurrent use. Every method returns an error wrapping ErrUnavailable when
+// the backend cannot be reached, and ctx.Err() when ctx ends first.
+type Leaser interface {
+	// Acquire takes the lock, waiting as req says. Waiters are served as
+	// req.Queue says without polling. On contention it returns a
+	// *BusyError; a superseded waiter gets a *SupersededError. Cancelling
+	// ctx while waiting leaves nothing behind.
 	Acquire(ctx context.Context, req Request) (*Lease, error)
 
 	// Check returns nil if token holds key, ErrNotHeld otherwise.
 	Check(ctx context.Context, key, token string) error
 
-	// Renew extends the lease of token on key to ttl from now. It never
-	// re-creates an expired or released lock: it returns ErrNotHeld instead.
-	Renew(ctx context.Context, key, token string, ttl time.Duration) error
+	Renewer
 
 	// Release gives up the lease and wakes the next waiter. It returns
 	// ErrNotHeld, and deletes nothing, when token does not hold key.
 	Release(ctx context.Context, key, token string) error
+}
 
-	// Holders returns the current holders of key (empty when it is free).
-	Holders(ctx context.Context, key string) ([]Holder, error)
+// Renewer extends leases; it is all a Keeper needs.
+type Renewer interface {
+	// Renew extends the lease of token on key to ttl from now. It never
+	// re-creates an expired or released lock: it returns ErrNotHeld instead.
+	Renew(ctx context.Context, key, token string, ttl time.Duration) error
+}
+
+// Inspector shows and overrides locks, for operators.
+type Inspector interface {
+	// Show returns key's holders and its queue in order (a free lock has
+	// neither; Key is set either way).
+	Show(ctx context.Context, key string) (LockInfo, error)
 
 	// List returns every held lock whose key starts with prefix, by key.
 	List(ctx context.Context, prefix string) ([]LockInfo, error)
@@ -143,7 +244,10 @@ type Locker interface {
 	// ForceRelease removes every holder of key and wakes its waiters. It
 	// returns ErrNotHeld when the key was not held.
 	ForceRelease(ctx context.Context, key string) error
+}
 
+// OnceStore keeps done-markers.
+type OnceStore interface {
 	// MarkOnce writes the done-marker rec.Key, kept for ttl (0: forever).
 	MarkOnce(ctx context.Context, rec OnceRecord, ttl time.Duration) error
 
@@ -156,6 +260,13 @@ type Locker interface {
 	// ForgetOnce deletes the done-marker for key. It returns ErrNotHeld when
 	// there was none.
 	ForgetOnce(ctx context.Context, key string) error
+}
+
+// Locker is a whole lock backend: leases, inspection and once markers.
+type Locker interface {
+	Leaser
+	Inspector
+	OnceStore
 
 	// Close releases the backend's resources (not the locks).
 	Close() error
@@ -193,8 +304,44 @@ func (r *Request) Normalize() error {
 	if r.Wait < 0 && r.Wait != WaitForever {
 		return fmt.Errorf("lock wait %s is negative", r.Wait)
 	}
+	switch r.Mode {
+	case "":
+		r.Mode = Exclusive
+	case Exclusive:
+	case Shared:
+		if r.Limit != 1 {
+			return fmt.Errorf("lock limit %d with shared mode: semaphores are exclusive", r.Limit)
+		}
+	default:
+		return fmt.Errorf("lock mode %q: want exclusive or shared", r.Mode)
+	}
+	switch r.Queue {
+	case "":
+		r.Queue = FIFO
+	case FIFO, Newest:
+	default:
+		return fmt.Errorf("lock queue %q: want fifo or newest", r.Queue)
+	}
+	if r.MaxWaiters < 0 {
+		return fmt.Errorf("lock max_waiters %d is negative", r.MaxWaiters)
+	}
 	if r.Token == "" {
 		r.Token = NewToken()
 	}
 	return nil
+}
+
+// errNotYet rejects request features a backend does not implement yet.
+// TODO(phase 1): removed once both backends implement modes and policies.
+func errNotYet(req Request) error {
+	if req.Mode == Shared || req.Queue == Newest || req.MaxWaiters > 0 {
+		return fmt.Errorf("acquire %q: shared mode, newest queues and max_waiters are not implemented yet", req.Key)
+	}
+	return nil
+}
+
+// HoldersOf returns key's current holders through in.Show.
+func HoldersOf(ctx context.Context, in Inspector, key string) ([]Holder, error) {
+	li, err := in.Show(ctx, key)
+	return li.Holders, err
 }

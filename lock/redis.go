@@ -156,6 +156,14 @@ func (r *Redis) Holders(ctx context.Context, key string) ([]Holder, error) {
 	return li.Holders, err
 }
 
+// Show returns key's live holders and the number of its waiters.
+// TODO(phase 1): list the queue in order.
+func (r *Redis) Show(ctx context.Context, key string) (LockInfo, error) {
+	li, err := r.lockInfo(ctx, key)
+	li.Key = key
+	return li, err
+}
+
 // ForceRelease removes every holder of key and serves its waiters. It
 // returns ErrNotHeld when key was not held.
 func (r *Redis) ForceRelease(ctx context.Context, key string) error {

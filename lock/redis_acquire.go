@@ -38,6 +38,9 @@ func (r *Redis) Acquire(ctx context.Context, req Request) (*Lease, error) {
 	if err := req.Normalize(); err != nil {
 		return nil, fmt.Errorf("acquire: %w", err)
 	}
+	if err := errNotYet(req); err != nil {
+		return nil, err
+	}
 	if strings.Contains(req.Token, "|") {
 		return nil, errors.New("acquire: token contains '|'")
 	}

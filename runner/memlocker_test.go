@@ -144,10 +144,10 @@ func (m *memLocker) Release(ctx context.Context, key, token string) error {
 	return nil
 }
 
-func (m *memLocker) Holders(ctx context.Context, key string) ([]lock.Holder, error) {
+func (m *memLocker) Show(ctx context.Context, key string) (lock.LockInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.holders(key), nil
+	return lock.LockInfo{Key: key, Holders: m.holders(key)}, nil
 }
 
 func (m *memLocker) List(ctx context.Context, prefix string) ([]lock.LockInfo, error) {

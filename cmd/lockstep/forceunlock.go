@@ -28,7 +28,7 @@ func forceUnlockMain(args []string) int {
 	}
 	key := a[0]
 	return withLocker("force-unlock", &bf, func(ctx context.Context, l lock.Locker) error {
-		holders, err := l.Holders(ctx, key)
+		holders, err := lock.HoldersOf(ctx, l, key)
 		if err != nil {
 			return err
 		}

@@ -170,7 +170,7 @@ func lockShowMain(args []string) int {
 			}
 			return writeJSONLines([]lock.LockInfo{li})
 		}
-		holders, err := l.Holders(ctx, a[0])
+		holders, err := lock.HoldersOf(ctx, l, a[0])
 		if err != nil {
 			return err
 		}

@@ -129,7 +129,7 @@ func queryState(wf *config.Workflow, flagURL string, instances []*runner.Preview
 			if _, seen := st.Locks[l.Key.Raw]; seen {
 				continue
 			}
-			hs, err := locker.Holders(ctx, l.Key.Raw)
+			hs, err := lock.HoldersOf(ctx, locker, l.Key.Raw)
 			if err != nil {
 				st.unreachable(err)
 				break

@@ -21,7 +21,7 @@ func (s *suite) holdersListForce(t *testing.T) {
 	if len(infos[0].Holders) != 2 || infos[0].Limit != 2 {
 		t.Fatalf("list/a: %+v, want 2 holders, limit 2", infos[0])
 	}
-	hs, err := l.Holders(ctx, "list/b")
+	hs, err := lock.HoldersOf(ctx, l, "list/b")
 	if err != nil || len(hs) != 1 {
 		t.Fatalf("holders: %+v, %v", hs, err)
 	}

@@ -20,7 +20,7 @@ func (s *suite) renewNeverRecreates(t *testing.T) {
 	if err := l.Renew(ctx, lease.Key, lease.Token, time.Minute); !errors.Is(err, lock.ErrNotHeld) {
 		t.Fatalf("renew after release: got %v, want ErrNotHeld", err)
 	}
-	if hs, err := l.Holders(ctx, lease.Key); err != nil || len(hs) != 0 {
+	if hs, err := lock.HoldersOf(ctx, l, lease.Key); err != nil || len(hs) != 0 {
 		t.Fatalf("renew re-created the lock: holders %+v, %v", hs, err)
 	}
 	s.needTTL(t)
@@ -31,7 +31,7 @@ func (s *suite) renewNeverRecreates(t *testing.T) {
 	if err := l.Renew(ctx, lease.Key, lease.Token, time.Minute); !errors.Is(err, lock.ErrNotHeld) {
 		t.Fatalf("renew after expiry: got %v, want ErrNotHeld", err)
 	}
-	if hs, err := l.Holders(ctx, lease.Key); err != nil || len(hs) != 0 {
+	if hs, err := lock.HoldersOf(ctx, l, lease.Key); err != nil || len(hs) != 0 {
 		t.Fatalf("renew re-created an expired lock: holders %+v, %v", hs, err)
 	}
 }
@@ -78,13 +78,13 @@ func (s *suite) idempotentAcquire(t *testing.T) {
 	if again.Fence != first.Fence {
 		t.Fatalf("retried acquire got fence %d, first %d: a second lease", again.Fence, first.Fence)
 	}
-	if hs, _ := l.Holders(ctx, "idem"); len(hs) != 1 {
+	if hs, _ := lock.HoldersOf(ctx, l, "idem"); len(hs) != 1 {
 		t.Fatalf("holders after a retried acquire: %d, want 1", len(hs))
 	}
 	if err := l.Release(ctx, "idem", token); err != nil {
 		t.Fatal(err)
 	}
-	if hs, _ := l.Holders(ctx, "idem"); len(hs) != 0 {
+	if hs, _ := lock.HoldersOf(ctx, l, "idem"); len(hs) != 0 {
 		t.Fatalf("orphaned holders after release: %+v", hs)
 	}
 }

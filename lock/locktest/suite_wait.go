@@ -103,7 +103,7 @@ func (s *suite) cancelLeavesNothing(t *testing.T) {
 	if err := l.Release(ctx, lease.Key, lease.Token); err != nil {
 		t.Fatal(err)
 	}
-	if hs, err := l.Holders(ctx, "cancel"); err != nil || len(hs) != 0 {
+	if hs, err := lock.HoldersOf(ctx, l, "cancel"); err != nil || len(hs) != 0 {
 		t.Fatalf("a gone waiter was handed the lock: holders %+v, %v", hs, err)
 	}
 	infos, err := l.List(ctx, "cancel")
