@@ -13,6 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/lockstep-dev/lockstep/config"
+	"github.com/lockstep-dev/lockstep/runner/supervise"
 )
 
 // lockedSteps returns a workflow of n independent steps, each holding its own
@@ -25,7 +26,7 @@ func lockedSteps(n int) string {
 	return b.String()
 }
 
-// runFloor runs n `true` processes through StartProcess, par at a time: the
+// runFloor runs n `true` processes through supervise.Start, par at a time: the
 // steps' own runtime, which the scheduler's overhead is measured against.
 func runFloor(b *testing.B, n, par int) {
 	sem := make(chan struct{}, par)
@@ -36,7 +37,7 @@ func runFloor(b *testing.B, n, par int) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			p, err := StartProcess(ProcessSpec{Argv: []string{"true"}, Env: os.Environ()})
+			p, err := supervise.Start(supervise.Spec{Argv: []string{"true"}, Env: os.Environ()})
 			if err != nil {
 				b.Error(err)
 				return

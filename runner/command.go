@@ -7,7 +7,13 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/lockstep-dev/lockstep/runner/supervise"
 )
+
+// DefaultKillTimeout is a step's kill_timeout when it sets none: the grace
+// between the stop request and the kill (supervise.DefaultKillTimeout).
+const DefaultKillTimeout = supervise.DefaultKillTimeout
 
 // runChecks evaluates the check blocks in order and reports whether the step
 // may proceed; otherwise res says skipped or failed.
@@ -86,8 +92,8 @@ func (r *Runner) runCommand(ctx context.Context, in *instance, spec *instanceSpe
 	}
 }
 
-// runProcess runs argv in its own process group and waits for it. It stops
-// the process (SIGTERM, SIGKILL after kill_timeout) when a lock is lost, the
+// runProcess runs argv in its own process group (supervise.Start) and waits
+// for it. It stops the process (SIGTERM, SIGKILL after kill_timeout) when a lock is lost, the
 // step's timeout passes or ctx ends, and kills it at once on Kill. reason is
 // ReasonNone when the process exited on its own.
 func (r *Runner) runProcess(ctx context.Context, in *instance, argv []string, spec *instanceSpec, held []*heldLock,
@@ -98,7 +104,7 @@ func (r *Runner) runProcess(ctx context.Context, in *instance, argv []string, sp
 	}
 	stdout := &lineWriter{capture: capture, emit: r.outputFunc(in.addr, "stdout")}
 	stderr := &lineWriter{emit: r.outputFunc(in.addr, "stderr")}
-	p, err := StartProcess(ProcessSpec{Argv: argv, Dir: spec.Dir, Env: r.stepEnv(in, spec, held),
+	p, err := supervise.Start(supervise.Spec{Argv: argv, Dir: spec.Dir, Env: r.stepEnv(in, spec, held),
 		Stdout: stdout, Stderr: stderr, KillTimeout: spec.KillTimeout})
 	if err != nil {
 		return -1, ReasonStart, fmt.Errorf("start %s: %w", argv[0], err)

@@ -4,7 +4,7 @@
 // starts (against a Scope holding the results of the steps it depends on),
 // acquires its locks in key order through a lock.Locker, checks the once
 // marker, runs the checks and the command as a child process group
-// (StartProcess), keeps every lease alive with lock.Keep and stops the step
+// (runner/supervise), keeps every lease alive with lock.Keep and stops the step
 // when one is lost, retries as told, writes the once marker and releases the
 // locks on a context that survives cancellation.
 //

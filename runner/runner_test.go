@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -372,15 +371,6 @@ step "slow" {
 	if slow.Duration > 5*time.Second {
 		t.Errorf("timed-out step took %s", slow.Duration)
 	}
-}
-
-// processGone reports whether pid no longer exists (or is a zombie).
-func processGone(pid int) bool {
-	if err := syscall.Kill(pid, 0); err != nil {
-		return true
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	return err != nil || strings.Contains(string(b), ") Z ")
 }
 
 func TestRun_lockLostStopsProcessGroup(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/lockstep-dev/lockstep/runner"
+	"github.com/lockstep-dev/lockstep/runner/supervise"
 )
 
 // Exit codes, as DESIGN section 5 fixes them.
@@ -46,9 +46,9 @@ var commands = []command{
 // Main runs the lockstep command line and returns the process exit code.
 func Main() int {
 	args := os.Args[1:]
-	if len(args) > 0 && args[0] == runner.WatchdogArg {
-		// lockstep re-executed as its own watchdog (runner.EnableWatchdog).
-		return runner.WatchdogMain(os.Stdin)
+	if len(args) > 0 && args[0] == supervise.WatchdogArg {
+		// lockstep re-executed as its own watchdog (supervise.EnableWatchdog).
+		return supervise.WatchdogMain(os.Stdin)
 	}
 	if len(args) == 0 {
 		usage(os.Stderr)

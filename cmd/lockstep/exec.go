@@ -15,7 +15,7 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"github.com/lockstep-dev/lockstep/lock"
-	"github.com/lockstep-dev/lockstep/runner"
+	"github.com/lockstep-dev/lockstep/runner/supervise"
 )
 
 const execDescription = `Runs COMMAND while holding the lock KEY, like flock(1) across hosts. The lease
@@ -52,7 +52,7 @@ func parseExecArgs(args []string) (*execOptions, int, bool) {
 	fs.StringVar(&o.onBusy, "on-busy", "wait", "when the lock is busy: `wait`, skip (exit 0) or fail (exit 3)")
 	fs.IntVar(&o.limit, "limit", 1, "holders allowed at once (a semaphore when above 1)")
 	fs.StringVar(&o.once, "once", "", "skip if the once marker `KEY` is set; set it after COMMAND succeeds")
-	fs.DurationVar(&o.killTimeout, "kill-timeout", runner.DefaultKillTimeout, "grace between SIGTERM and SIGKILL")
+	fs.DurationVar(&o.killTimeout, "kill-timeout", supervise.DefaultKillTimeout, "grace between SIGTERM and SIGKILL")
 	if code, done := parseFlags(fs, args); done {
 		return nil, code, false
 	}
@@ -99,7 +99,7 @@ func execMain(args []string) int {
 	}
 	logger, closeLog := newLogger()
 	defer closeLog()
-	runner.EnableWatchdog(logger) // the step groups die with lockstep, even on kill -9
+	supervise.EnableWatchdog(logger) // the step groups die with lockstep, even on kill -9
 	ctx, again, stop := signalContext()
 	defer stop()
 	l, _, err := o.backend.open(ctx, logger)
@@ -181,7 +181,7 @@ func superviseCommand(ctx context.Context, again <-chan os.Signal, l lock.Locker
 	env := append(os.Environ(),
 		"LOCKSTEP_RUN_ID="+runID, "LOCKSTEP_STEP=exec", "LOCKSTEP_LOCK_KEY="+o.key,
 		"LOCKSTEP_FENCING_TOKEN="+strconv.FormatInt(lease.Fence, 10))
-	p, err := runner.StartProcess(runner.ProcessSpec{Argv: o.argv, Env: env, Stdin: childStdin(),
+	p, err := supervise.Start(supervise.Spec{Argv: o.argv, Env: env, Stdin: childStdin(),
 		Stdout: os.Stdout, Stderr: os.Stderr, KillTimeout: o.killTimeout})
 	if err != nil {
 		return startFailure(o.argv[0], err), nil
@@ -215,7 +215,7 @@ func superviseCommand(ctx context.Context, again <-chan os.Signal, l lock.Locker
 
 // killOnSecondSignal kills p's group at once when another SIGINT or SIGTERM
 // arrives before it exits.
-func killOnSecondSignal(p *runner.Process, again <-chan os.Signal) {
+func killOnSecondSignal(p *supervise.Process, again <-chan os.Signal) {
 	select {
 	case <-again:
 		p.Kill()

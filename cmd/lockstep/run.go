@@ -14,6 +14,7 @@ import (
 
 	"github.com/lockstep-dev/lockstep/config"
 	"github.com/lockstep-dev/lockstep/runner"
+	"github.com/lockstep-dev/lockstep/runner/supervise"
 )
 
 const runSynopsis = "run [-var K=V]... [-var-file F]... [-target ADDR]... [-parallelism N] [-lock-timeout D] [-keep-going] [-json] [-backend URL] [PATH]"
@@ -58,7 +59,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	logger, closeLog := newLogger()
 	defer closeLog()
-	runner.EnableWatchdog(logger) // the step groups die with lockstep, even on kill -9
+	supervise.EnableWatchdog(logger) // the step groups die with lockstep, even on kill -9
 
 	var out runOutput
 	if wff.json {

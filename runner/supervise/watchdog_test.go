@@ -1,4 +1,6 @@
-package runner
+//go:build unix
+
+package supervise
 
 import (
 	"bufio"
@@ -16,15 +18,10 @@ import (
 )
 
 // TestMain lets the test binary serve as its own watchdog, as the lockstep
-// binary does: runWatchdog re-executes it with WatchdogArg.
-// LOCKSTEP_BENCH_WATCHDOG=1 enables the watchdog in-process, to measure what
-// it costs the benchmarks (tests expecting it off then fail).
+// binary does: startWatchdog re-executes it with WatchdogArg.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == WatchdogArg {
 		os.Exit(WatchdogMain(os.Stdin))
-	}
-	if os.Getenv("LOCKSTEP_BENCH_WATCHDOG") == "1" {
-		EnableWatchdog(nil)
 	}
 	os.Exit(m.Run())
 }
@@ -35,7 +32,16 @@ const (
 	helperNoWatchdog = "no-watchdog" // watchdog off (the canary)
 	helperLinger     = "linger"      // watchdog on, the step's leader exits first
 	helperLeak       = "leak"        // watchdog on, its pipe's write end leaked
+	// As on macOS: no parent-death signal for the step, the watchdog started
+	// before it, and the canary of that without the watchdog.
+	helperAsMacOS           = "as-macos"
+	helperAsMacOSNoWatchdog = "as-macos-no-watchdog"
 )
+
+// withWatchdog reports whether the helper mode enables the watchdog.
+func withWatchdog(mode string) bool {
+	return mode != helperNoWatchdog && mode != helperAsMacOSNoWatchdog
+}
 
 // crashedParent re-executes the test binary as a parent that starts a step
 // whose grandchild (in the step's group) records its pid, waits for the
@@ -46,6 +52,7 @@ func crashedParent(t *testing.T, mode string) (child, grandchild, watchdogPid in
 	dir := t.TempDir()
 	parent := exec.Command(os.Args[0], "-test.run=^TestWatchdogHelperParent$")
 	parent.Env = append(os.Environ(), "LOCKSTEP_WATCHDOG_HELPER="+dir, "LOCKSTEP_WATCHDOG_MODE="+mode)
+	parent.Stdout = os.Stderr // the helper's failure report
 	parent.Stderr = os.Stderr
 	if err := parent.Start(); err != nil {
 		t.Fatal(err)
@@ -53,8 +60,11 @@ func crashedParent(t *testing.T, mode string) (child, grandchild, watchdogPid in
 	defer parent.Process.Kill()
 	child = readPid(t, filepath.Join(dir, "child.pid"))
 	grandchild = readPid(t, filepath.Join(dir, "grandchild.pid"))
-	t.Cleanup(func() { syscall.Kill(grandchild, syscall.SIGKILL) })
-	if mode != helperNoWatchdog {
+	t.Cleanup(func() {
+		syscall.Kill(child, syscall.SIGKILL)
+		syscall.Kill(grandchild, syscall.SIGKILL)
+	})
+	if withWatchdog(mode) {
 		watchdogPid = readPid(t, filepath.Join(dir, "watchdog.pid"))
 		t.Cleanup(func() { syscall.Kill(watchdogPid, syscall.SIGKILL) })
 	}
@@ -110,6 +120,32 @@ func TestWatchdog_canary(t *testing.T) {
 	}
 }
 
+// TestWatchdog_aloneCoversStep runs the watchdog as macOS does: the step has
+// no parent-death signal and the watchdog starts before it. kill -9 of the
+// parent still takes the step itself and its grandchild with it.
+func TestWatchdog_aloneCoversStep(t *testing.T) {
+	child, grandchild, wd := crashedParent(t, helperAsMacOS)
+	waitFor(t, "the step to die with its parent", 5*time.Second, func() bool { return !alive(child) })
+	waitFor(t, "the grandchild to die with its parent", 5*time.Second, func() bool { return !alive(grandchild) })
+	waitFor(t, "the watchdog to exit", 5*time.Second, func() bool { return !alive(wd) })
+}
+
+// TestWatchdog_aloneCanary: as macOS runs, but without the watchdog, the step
+// itself outlives its killed parent, which is what TestWatchdog_aloneCoversStep
+// would miss if the watchdog did not cover it there.
+func TestWatchdog_aloneCanary(t *testing.T) {
+	child, _, _ := crashedParent(t, helperAsMacOSNoWatchdog)
+	// The watchdog tests show a dead parent's processes die within a second;
+	// give them that long here too.
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		if !alive(child) {
+			t.Fatal("the step died without a parent-death signal and a watchdog: TestWatchdog_aloneCoversStep cannot tell the watchdog covers it")
+		}
+		time.Sleep(20 * time.Millisecond) // polling external process state
+	}
+}
+
 // TestWatchdogHelperParent is the parent process of the watchdog tests; it
 // does nothing in a normal test run.
 func TestWatchdogHelperParent(t *testing.T) {
@@ -118,22 +154,28 @@ func TestWatchdogHelperParent(t *testing.T) {
 		t.Skip("helper process only")
 	}
 	mode := os.Getenv("LOCKSTEP_WATCHDOG_MODE")
-	if mode != helperNoWatchdog {
+	if mode == helperAsMacOS || mode == helperAsMacOSNoWatchdog {
+		asMacOS()
+	}
+	if withWatchdog(mode) {
 		EnableWatchdog(hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: os.Stderr}))
 	}
 	script := `sleep 100 & echo $! > "$0"; wait`
 	if mode == helperLinger {
 		script = `sleep 100 & echo $! > "$0"`
 	}
-	p, err := StartProcess(ProcessSpec{Argv: []string{"/bin/sh", "-c", script, filepath.Join(dir, "grandchild.pid")}})
+	p, err := Start(Spec{Argv: []string{"/bin/sh", "-c", script, filepath.Join(dir, "grandchild.pid")}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "child.pid"), []byte(strconv.Itoa(p.Pid())+"\n"), 0o644)
+	if mode == helperAsMacOS && currentWatchdog().pidForTest() == 0 {
+		t.Fatal("the step started before the watchdog, which is its only cover")
+	}
 	if mode == helperLinger {
 		p.Wait()
 	}
-	if mode != helperNoWatchdog {
+	if withWatchdog(mode) {
 		var pid int
 		waitFor(t, "the watchdog to start", 10*time.Second, func() bool {
 			pid = currentWatchdog().pidForTest()
@@ -141,11 +183,16 @@ func TestWatchdogHelperParent(t *testing.T) {
 		})
 		// Once it has set itself up it must shrug these off: only the end of
 		// its parent ends it.
-		waitFor(t, "the watchdog to ignore SIGINT, SIGTERM and SIGHUP", 10*time.Second, func() bool {
-			return ignores(pid, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-		})
-		for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
-			syscall.Kill(pid, sig)
+		// Where that cannot be seen (no /proc), they are not sent.
+		shrugged := []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
+		if _, known := ignores(pid, shrugged...); known {
+			waitFor(t, "the watchdog to ignore SIGINT, SIGTERM and SIGHUP", 10*time.Second, func() bool {
+				ok, _ := ignores(pid, shrugged...)
+				return ok
+			})
+			for _, sig := range shrugged {
+				syscall.Kill(pid, sig)
+			}
 		}
 		os.WriteFile(filepath.Join(dir, "watchdog.pid"), []byte(strconv.Itoa(pid)+"\n"), 0o644)
 	}
@@ -170,29 +217,6 @@ func leakPipe(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "leak.pid"), []byte(strconv.Itoa(holder.Process.Pid)+"\n"), 0o644)
-}
-
-// ignores reports whether process pid ignores every one of sigs.
-func ignores(pid int, sigs ...syscall.Signal) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return false
-	}
-	for line := range strings.Lines(string(b)) {
-		if hex, ok := strings.CutPrefix(line, "SigIgn:"); ok {
-			mask, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
-			if err != nil {
-				return false
-			}
-			for _, sig := range sigs {
-				if mask&(1<<(sig-1)) == 0 {
-					return false
-				}
-			}
-			return true
-		}
-	}
-	return false
 }
 
 func (c *watchdogClient) pidForTest() int {
@@ -267,7 +291,7 @@ func TestWatchdogClient_deregistersWhenEmpty(t *testing.T) {
 	defer c.disable("test over", nil)
 
 	pidFile := filepath.Join(t.TempDir(), "grandchild.pid")
-	p, err := StartProcess(ProcessSpec{Argv: []string{"/bin/sh", "-c", `sleep 100 & echo $! > "$0"`, pidFile}})
+	p, err := Start(Spec{Argv: []string{"/bin/sh", "-c", `sleep 100 & echo $! > "$0"`, pidFile}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +313,7 @@ func TestWatchdogClient_deregistersWhenEmpty(t *testing.T) {
 		t.Fatalf("after the group emptied: %q, want %q", got, want)
 	}
 
-	q, err := StartProcess(ProcessSpec{Argv: []string{"true"}})
+	q, err := Start(Spec{Argv: []string{"true"}})
 	if err != nil {
 		t.Fatal(err)
 	}

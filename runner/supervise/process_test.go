@@ -1,16 +1,14 @@
-package runner
+//go:build unix
+
+package supervise
 
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,19 +41,7 @@ func readPid(t *testing.T, path string) int {
 	return pid
 }
 
-// alive reports whether pid exists and is not a zombie (a zombie's parent
-// may be an init that does not reap in containers).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || (s[i+2] != 'Z' && s[i+2] != 'X')
-}
-
-func TestStartProcess_exitCodes(t *testing.T) {
+func TestStart_exitCodes(t *testing.T) {
 	for _, tc := range []struct {
 		script string
 		want   int
@@ -66,7 +52,7 @@ func TestStartProcess_exitCodes(t *testing.T) {
 		{"kill -KILL $$", 128 + int(syscall.SIGKILL)},
 	} {
 		t.Run(tc.script, func(t *testing.T) {
-			p, err := StartProcess(ProcessSpec{Argv: []string{"/bin/sh", "-c", tc.script}})
+			p, err := Start(Spec{Argv: []string{"/bin/sh", "-c", tc.script}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,9 +68,9 @@ func TestStartProcess_exitCodes(t *testing.T) {
 	}
 }
 
-func TestStartProcess_ioAndEnv(t *testing.T) {
+func TestStart_ioAndEnv(t *testing.T) {
 	var out, errOut bytes.Buffer
-	p, err := StartProcess(ProcessSpec{
+	p, err := Start(Spec{
 		Argv:   []string{"/bin/sh", "-c", `echo "$GREETING"; echo oops >&2; cat; pwd`},
 		Env:    []string{"GREETING=hello", "PATH=/usr/bin:/bin"},
 		Dir:    "/",
@@ -106,12 +92,12 @@ func TestStartProcess_ioAndEnv(t *testing.T) {
 	}
 }
 
-func TestStartProcess_notFound(t *testing.T) {
-	_, err := StartProcess(ProcessSpec{Argv: []string{"/nonexistent/program"}})
+func TestStart_notFound(t *testing.T) {
+	_, err := Start(Spec{Argv: []string{"/nonexistent/program"}})
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("err = %v, want not exist", err)
 	}
-	if _, err := StartProcess(ProcessSpec{}); err == nil {
+	if _, err := Start(Spec{}); err == nil {
 		t.Error("empty argv started")
 	}
 }
@@ -120,7 +106,7 @@ func TestProcess_terminateReachesGrandchildren(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "grandchild.pid")
 	// The shell waits for a background sleep: the sleep is a grandchild in
 	// the same group.
-	p, err := StartProcess(ProcessSpec{
+	p, err := Start(Spec{
 		Argv:        []string{"/bin/sh", "-c", `sleep 100 & echo $! > "$0"; wait`, pidFile},
 		KillTimeout: 5 * time.Second,
 	})
@@ -143,7 +129,7 @@ func TestProcess_terminateEscalatesToKill(t *testing.T) {
 	dir := t.TempDir()
 	ready := filepath.Join(dir, "ready")
 	// trap "" TERM makes the shell and its children ignore SIGTERM.
-	p, err := StartProcess(ProcessSpec{
+	p, err := Start(Spec{
 		Argv:        []string{"/bin/sh", "-c", `trap "" TERM; echo $$ > "$0"; while :; do sleep 1; done`, ready},
 		KillTimeout: 200 * time.Millisecond,
 	})
@@ -164,7 +150,7 @@ func TestProcess_terminateEscalatesToKill(t *testing.T) {
 func TestProcess_killGroupOutlivingLeader(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "grandchild.pid")
 	// The leader exits at once, leaving a grandchild that ignores SIGTERM.
-	p, err := StartProcess(ProcessSpec{
+	p, err := Start(Spec{
 		Argv:        []string{"/bin/sh", "-c", `(trap "" TERM; sleep 100) & echo $! > "$0"`, pidFile},
 		KillTimeout: 100 * time.Millisecond,
 	})
@@ -178,76 +164,4 @@ func TestProcess_killGroupOutlivingLeader(t *testing.T) {
 	}
 	p.Terminate()
 	waitFor(t, "grandchild to be killed", 5*time.Second, func() bool { return !alive(grandchild) })
-}
-
-// TestProcess_diesWithParent re-executes the test binary as a parent that
-// starts a child, churns OS threads (a thread that exits would fire the
-// parent-death signal if it had forked the child), reports the child's pid
-// and blocks; then it kills the parent with SIGKILL and expects the child to
-// die.
-func TestProcess_diesWithParent(t *testing.T) {
-	dir := t.TempDir()
-	parent := exec.Command(os.Args[0], "-test.run=^TestProcessHelperParent$")
-	parent.Env = append(os.Environ(), "LOCKSTEP_PROCESS_HELPER="+dir)
-	parent.Stderr = os.Stderr
-	if err := parent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer parent.Process.Kill()
-	child := readPid(t, filepath.Join(dir, "child.pid"))
-	// The helper writes "churned" after its thread churn; the child must
-	// have survived it.
-	waitFor(t, "helper to churn threads", 10*time.Second, func() bool {
-		_, err := os.Stat(filepath.Join(dir, "churned"))
-		return err == nil
-	})
-	if !alive(child) {
-		t.Fatal("child died when unrelated parent threads exited")
-	}
-	if err := parent.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	parent.Wait()
-	waitFor(t, "child to die with its parent", 5*time.Second, func() bool { return !alive(child) })
-}
-
-// TestProcessHelperParent is the parent process of TestProcess_diesWithParent;
-// it does nothing in a normal test run.
-func TestProcessHelperParent(t *testing.T) {
-	dir := os.Getenv("LOCKSTEP_PROCESS_HELPER")
-	if dir == "" {
-		t.Skip("helper process only")
-	}
-	// Start from a goroutine whose thread is thrown away afterwards. The main
-	// thread is never terminated (the runtime wedges it instead), so a
-	// goroutine that lands on it keeps it and another one tries.
-	res := make(chan *Process)
-	var start func()
-	start = func() {
-		runtime.LockOSThread() // exiting while locked terminates this thread
-		if syscall.Gettid() == os.Getpid() {
-			go start()
-			select {} // hold the main thread
-		}
-		p, err := StartProcess(ProcessSpec{Argv: []string{"sleep", "100"}})
-		if err != nil {
-			panic(err)
-		}
-		res <- p
-	}
-	go start()
-	p := <-res
-	os.WriteFile(filepath.Join(dir, "child.pid"), []byte(strconv.Itoa(p.Pid())+"\n"), 0o644)
-	// Every goroutine that exits while locked takes its thread with it;
-	// enough of them run on every idle thread, including the one that forked
-	// the child unless StartProcess keeps it locked.
-	for range 200 {
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Go(func() { runtime.LockOSThread() })
-		}
-		wg.Wait()
-	}
-	os.WriteFile(filepath.Join(dir, "churned"), nil, 0o644)
-	p.Wait()
 }
