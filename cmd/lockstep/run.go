@@ -178,7 +178,7 @@ func startSignals() *runSignals {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &runSignals{ctx: ctx}
 	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(ch, stopSignals...)
 	quit := make(chan struct{})
 	go func() {
 		for {

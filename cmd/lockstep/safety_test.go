@@ -319,20 +319,6 @@ func pollUntil(limit time.Duration, cond func() bool) (time.Duration, bool) {
 	return time.Since(start), true
 }
 
-// alive reports whether pid is a running (not zombie) process.
-func alive(pid int) bool {
-	if err := syscall.Kill(pid, 0); err != nil {
-		return false
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the command name in parentheses.
-	i := bytes.LastIndexByte(stat, ')')
-	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
-}
-
 // readPid reads a pid file written by teststep spawn-sleep.
 func readPid(t *testing.T, path string) int {
 	t.Helper()
@@ -344,7 +330,7 @@ func readPid(t *testing.T, path string) int {
 	// If lockstep fails to take it down, do not leave it behind.
 	t.Cleanup(func() {
 		if alive(pid) {
-			syscall.Kill(pid, syscall.SIGKILL)
+			killPid(pid)
 		}
 	})
 	return pid

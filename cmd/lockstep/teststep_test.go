@@ -30,8 +30,6 @@ import (
 	"strconv"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 func teststepMain(args []string) int {
@@ -114,16 +112,6 @@ func waitForFile(path string, timeout time.Duration) error {
 		}
 		time.Sleep(10 * time.Millisecond) // polling the file system
 	}
-}
-
-// monotonicNS is CLOCK_MONOTONIC in nanoseconds: comparable across the
-// processes of one host.
-func monotonicNS() int64 {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		panic(err)
-	}
-	return ts.Nano()
 }
 
 func recordSection(file, label, dur string) error {
