@@ -162,6 +162,17 @@ func TestProcessHolder(t *testing.T) {
 	}
 }
 
+// TestCurrentUser_username: Windows has neither $USER, $LOGNAME nor
+// /etc/passwd (and no uid); its account name is in $USERNAME.
+func TestCurrentUser_username(t *testing.T) {
+	t.Setenv("USER", "")
+	t.Setenv("LOGNAME", "")
+	t.Setenv("USERNAME", "dave")
+	if u := currentUser(); u != "dave" {
+		t.Errorf("currentUser with only USERNAME=dave: %q", u)
+	}
+}
+
 func TestWaitReporter_printsOnChange(t *testing.T) {
 	r := &waitReporter{key: "k", last: "\x00"}
 	old := os.Stderr

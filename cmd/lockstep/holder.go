@@ -19,12 +19,12 @@ func processHolder() lock.Holder {
 	}
 }
 
-// currentUser is $USER or $LOGNAME, else the account name in /etc/passwd,
-// else the numeric uid. It reads /etc/passwd directly rather than through
+// currentUser is $USER or $LOGNAME, else $USERNAME (Windows), else the
+// account name in /etc/passwd, else the numeric uid. It reads /etc/passwd directly rather than through
 // os/user, whose cgo path (nscd, nsswitch) costs a short-lived exec more than
 // its whole lock round trip.
 func currentUser() string {
-	for _, v := range []string{"USER", "LOGNAME"} {
+	for _, v := range []string{"USER", "LOGNAME", "USERNAME"} {
 		if u := os.Getenv(v); u != "" {
 			return u
 		}

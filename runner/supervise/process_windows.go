@@ -166,15 +166,22 @@ func (p *Process) groupExists() bool { return p.hasLiveMember() }
 // hasLiveMember reports whether the job still has an active process; a job
 // that cannot be queried counts as alive.
 func (p *Process) hasLiveMember() bool {
+	n, err := p.activeProcesses()
+	return err != nil || n > 0
+}
+
+// activeProcesses is the number of processes in the command's job (0 once
+// the job handle is closed).
+func (p *Process) activeProcesses() (uint32, error) {
 	p.group.mu.Lock()
 	defer p.group.mu.Unlock()
 	if p.group.job == 0 {
-		return false
+		return 0, nil
 	}
 	var info jobAccounting
 	err := windows.QueryInformationJobObject(p.group.job, windows.JobObjectBasicAccountingInformation,
 		uintptr(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)), nil)
-	return err != nil || info.ActiveProcesses > 0
+	return info.ActiveProcesses, err
 }
 
 // jobAccounting is JOBOBJECT_BASIC_ACCOUNTING_INFORMATION.
