@@ -92,7 +92,12 @@ if [ "$ext" = zip ]; then
 	if command -v unzip >/dev/null 2>&1; then
 		unzip -q -o "$tmp/$archive" -d "$tmp/x"
 	else
-		powershell -NoProfile -Command "Expand-Archive -Force -Path '$tmp/$archive' -DestinationPath '$tmp/x'"
+		# Git Bash paths (/tmp/...) mean nothing to PowerShell: convert them.
+		src=$tmp/$archive dst=$tmp/x
+		if command -v cygpath >/dev/null 2>&1; then
+			src=$(cygpath -w "$src") dst=$(cygpath -w "$dst")
+		fi
+		powershell -NoProfile -Command "Expand-Archive -Force -Path '$src' -DestinationPath '$dst'"
 	fi
 	bin=lockstep.exe
 else
