@@ -43,7 +43,8 @@ type Spec struct {
 // Process is a command running in a group of its own (see the package
 // documentation for what a group is on each OS and how it dies with
 // lockstep). A process a command leaves running in its group is stopped with
-// it, and dies when lockstep exits; a daemon meant to outlive lockstep must
+// it by Terminate, and dies when lockstep exits (on Unix once EnableWatchdog
+// was called; always on Windows); a daemon meant to outlive lockstep must
 // leave the group (setsid on Unix, CREATE_BREAKAWAY_FROM_JOB on Windows).
 type Process struct {
 	pid         int // on Unix also the process group id
