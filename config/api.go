@@ -7,6 +7,8 @@ package config
 // methods and EvalLocals in scope.go, ParseDuration in duration.go.
 
 import (
+	"io/fs"
+
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 )
@@ -15,6 +17,12 @@ import (
 type LoadOptions struct {
 	// Getenv resolves env() in backend blocks; nil means os.Getenv.
 	Getenv func(string) string
+	// FS, when set, is read instead of the operating system's files: the
+	// path given to Load, the names given to file() and fileexists() and
+	// variable files are then slash-separated paths in it, and path.root is
+	// the workflow directory's path in it. nil reads the OS's files (any
+	// absolute or relative path).
+	FS fs.FS
 }
 
 // VarArg is one -var (Name=Value form, File false) or -var-file (File true)
@@ -47,9 +55,15 @@ type Scope struct {
 	Locals    map[string]cty.Value // local.NAME
 	// Steps maps a step name to its result: an object {status, exit_code,
 	// output}, or for a for_each step a map of such objects by key.
-	Steps  map[string]cty.Value
+	Steps map[string]cty.Value
+	// Locks maps a workflow-level lock name to lock.NAME, an object {key,
+	// fencing_token} (LockValue once held, UnknownLockValue before).
+	Locks  map[string]cty.Value
 	Each   *EachValue // nil outside a for_each step
 	Getenv func(string) string
+	// FS is the file system file() and fileexists() read (Workflow.FS);
+	// nil means the OS.
+	FS fs.FS
 
 	funcs map[string]function.Function // built on first use
 }

@@ -46,7 +46,7 @@ type backendDecoder struct {
 
 // decodeSettings decodes the lockstep block; file functions in it resolve
 // relative paths against dir, the workflow directory, as everywhere else.
-func decodeSettings(b *hcl.Block, dir string, getenv func(string) string) (*Settings, hcl.Diagnostics) {
+func decodeSettings(b *hcl.Block, files fileSystem, dir string, getenv func(string) string) (*Settings, hcl.Diagnostics) {
 	s := &Settings{DeclRange: b.DefRange}
 	content, diags := b.Body.Content(settingsSchema)
 	for _, bb := range content.Blocks {
@@ -59,7 +59,7 @@ func decodeSettings(b *hcl.Block, dir string, getenv func(string) string) (*Sett
 			})
 			continue
 		}
-		d := &backendDecoder{ctx: &hcl.EvalContext{Functions: Functions(dir, getenv)}}
+		d := &backendDecoder{ctx: &hcl.EvalContext{Functions: functionsFS(files, dir, getenv)}}
 		s.Backend = d.backend(bb)
 		diags = append(diags, d.diags...)
 	}

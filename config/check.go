@@ -20,13 +20,15 @@ type checker struct {
 	bad   map[hcl.Expression]bool
 	vars  map[hcl.Expression][]hcl.Traversal // each checked expression's references
 	diags hcl.Diagnostics
+	names []string // sorted step names, for suggestions
 }
 
 // refContext says where an expression sits, which decides what it may use.
 type refContext struct {
-	what      string // "local value", "step", "output", "variable validation", "for_each"
+	what      string // "local value", "step", "output", "variable validation", "for_each", "lock"
 	step      *Step  // the enclosing step, if any
 	variable  string // the variable a validation belongs to
+	refs      Refs   // what the attribute may refer to, from its schema
 	allowEach bool
 }
 
@@ -38,17 +40,13 @@ func (w *Workflow) check(getenv func(string) string) hcl.Diagnostics {
 		c.expr(w.Locals[name].Expr, refContext{what: "local value"})
 	}
 	for _, name := range sortedKeys(w.Steps) {
-		s := w.Steps[name]
-		c.dependsOn(s)
-		c.expr(s.ForEach, refContext{what: "for_each", step: s})
-		for _, e := range s.Expressions() {
-			if e != s.ForEach {
-				c.expr(e, refContext{what: "step", step: s, allowEach: s.ForEach != nil})
-			}
-		}
+		c.step(w.Steps[name])
+	}
+	for _, name := range sortedKeys(w.Locks) {
+		c.workflowLock(w.Locks[name])
 	}
 	for _, name := range sortedKeys(w.Outputs) {
-		c.expr(w.Outputs[name].Value, refContext{what: "output"})
+		c.expr(w.Outputs[name].Value, refContext{what: "output", refs: OutputSchema.Attr("value").Refs})
 	}
 	for _, name := range sortedKeys(w.Variables) {
 		for _, v := range w.Variables[name].Validations {
@@ -125,17 +123,49 @@ func (c *checker) errorf(rng hcl.Range, summary, format string, args ...any) {
 	})
 }
 
-func (c *checker) dependsOn(s *Step) {
-	for _, tr := range s.DependsOn {
+// step checks the references of every attribute of s, each by what its
+// schema allows.
+func (c *checker) step(s *Step) {
+	c.stepList(s.DependsOn, s)
+	s.EachAttr(func(a *Attribute, e hcl.Expression) {
+		ctx := refContext{what: "step", step: s, refs: a.Refs, allowEach: s.ForEach != nil && a.Refs&RefEach != 0}
+		if a.Type == TypeForEach {
+			ctx.what = "for_each"
+		}
+		c.expr(e, ctx)
+	})
+}
+
+// stepList checks a list of step.NAME references: depends_on of step self,
+// or a workflow-level lock's steps (self nil).
+func (c *checker) stepList(list []hcl.Traversal, self *Step) {
+	for _, tr := range list {
 		r := parseRef(tr)
 		switch _, ok := c.w.Steps[r.name]; {
-		case r.name == s.Name:
-			c.errorf(r.rng, "Self-referential step", "The step %q depends on itself.", s.Name)
+		case self != nil && r.name == self.Name:
+			c.errorf(r.rng, "Self-referential step", "The step %q depends on itself.", self.Name)
 		case !ok:
 			c.errorf(r.rng, "Reference to undeclared step",
-				"No step named %q is declared in this workflow.%s", r.name, didYouMean(r.name, sortedKeys(c.w.Steps)))
+				"No step named %q is declared in this workflow.%s", r.name, didYouMean(r.name, c.stepNames()))
 		}
 	}
+}
+
+// stepNames is the sorted list of step names, computed once.
+func (c *checker) stepNames() []string {
+	if c.names == nil {
+		c.names = sortedKeys(c.w.Steps)
+	}
+	return c.names
+}
+
+// workflowLock checks a workflow-level lock: its steps and the references of
+// its attributes.
+func (c *checker) workflowLock(l *WorkflowLock) {
+	c.stepList(l.Steps, nil)
+	l.Attrs.Each(func(a *Attribute, e hcl.Expression) {
+		c.expr(e, refContext{what: "lock", refs: a.Refs})
+	})
 }
 
 // expr checks the references and function calls of e; a nil e is fine.
@@ -181,7 +211,7 @@ func (c *checker) functions(e hcl.Expression) {
 	}
 	hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
 		call, ok := n.(*hclsyntax.FunctionCallExpr)
-		if !ok {
+		if !ok || call.Name == limitFuncName {
 			return nil
 		}
 		if known, all := knownFunction(call.Name); !known {
@@ -192,7 +222,7 @@ func (c *checker) functions(e hcl.Expression) {
 	})
 }
 
-var rootNames = []string{"var", "local", "step", "each", "path"}
+var rootNames = []string{"var", "local", "step", "each", "path", "lock"}
 
 func (c *checker) ref(r ref, ctx refContext) {
 	switch r.root {
@@ -210,6 +240,8 @@ func (c *checker) ref(r ref, ctx refContext) {
 		c.stepRef(r, ctx)
 	case "each":
 		c.eachRef(r, ctx)
+	case "lock":
+		c.lockRef(r, ctx)
 	case "path":
 		if r.name != "root" && r.name != "cwd" {
 			c.errorf(r.rng, "Invalid path attribute",
@@ -218,7 +250,7 @@ func (c *checker) ref(r ref, ctx refContext) {
 		}
 	default:
 		c.errorf(r.rng, "Unknown reference",
-			"There is no object named %q. References start with var., local., step., each. or path.%s",
+			"There is no object named %q. References start with var., local., step., each., lock. or path.%s",
 			r.root, didYouMean(r.root, rootNames))
 	}
 }
@@ -255,8 +287,13 @@ func (c *checker) stepRef(r ref, ctx refContext) {
 		c.errorf(r.rng, "Invalid reference in "+ctx.what,
 			"A %s is evaluated before any step runs, so it cannot refer to step results.", ctx.what)
 		return
+	case "lock":
+		c.errorf(r.rng, "Invalid reference in lock",
+			"The attributes of a workflow-level lock are evaluated before the first step of its scope starts, "+
+				"so they cannot refer to step results.")
+		return
 	}
-	if !c.named(r, "step", "step", c.w.Steps[r.name] != nil, func() []string { return sortedKeys(c.w.Steps) }) {
+	if !c.named(r, "step", "step", c.w.Steps[r.name] != nil, c.stepNames) {
 		return
 	}
 	target := c.w.Steps[r.name]
@@ -288,7 +325,7 @@ func (c *checker) eachRef(r ref, ctx refContext) {
 	case !ctx.allowEach:
 		where := map[string]string{
 			"step": "a step without for_each", "output": "an output", "local value": "a local value",
-			"variable validation": "a variable validation",
+			"variable validation": "a variable validation", "lock": "a workflow-level lock",
 		}[ctx.what]
 		c.errorf(r.rng, `Reference to "each" outside for_each`,
 			"The each object exists only in a step that sets for_each; this reference is in %s.", where)

@@ -35,7 +35,7 @@ func FuzzLoad(f *testing.F) {
 		if json {
 			name += ".json"
 		}
-		w, diags := loadSources(dir, []source{{name: name, src: src}}, noenv)
+		w, diags := loadSources(dir, fileSystem{}, []source{{name: name, src: src}}, noenv)
 		if w == nil || diags.HasErrors() {
 			return
 		}

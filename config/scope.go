@@ -26,11 +26,17 @@ func UnknownStepResult(forEach bool) cty.Value {
 	return cty.UnknownVal(StepResultType)
 }
 
-// StepResult builds a known step result value.
+// StepResult builds a known step result value, the one value of
+// step.NAME that config and the runner share. A negative exitCode (no
+// command ran) is a null exit_code.
 func StepResult(status string, exitCode int, output string) cty.Value {
+	code := cty.NullVal(cty.Number)
+	if exitCode >= 0 {
+		code = cty.NumberIntVal(int64(exitCode))
+	}
 	return cty.ObjectVal(map[string]cty.Value{
 		"status":    cty.StringVal(status),
-		"exit_code": cty.NumberIntVal(int64(exitCode)),
+		"exit_code": code,
 		"output":    cty.StringVal(output),
 	})
 }
@@ -40,12 +46,13 @@ func StepResult(status string, exitCode int, output string) cty.Value {
 // Scope value and reused.
 func (s *Scope) EvalContext() *hcl.EvalContext {
 	if s.funcs == nil {
-		s.funcs = Functions(s.BaseDir, s.Getenv)
+		s.funcs = functionsFS(fileSystem{fsys: s.FS}, s.BaseDir, s.Getenv)
 	}
 	vars := map[string]cty.Value{
 		"var":   objectOf(s.Variables),
 		"local": objectOf(s.Locals),
 		"step":  objectOf(s.Steps),
+		"lock":  objectOf(s.Locks),
 		"path": cty.ObjectVal(map[string]cty.Value{
 			"root": cty.StringVal(s.BaseDir),
 			"cwd":  cty.StringVal(s.Cwd),
@@ -72,8 +79,12 @@ func (s *Scope) EvalExpr(expr hcl.Expression, want cty.Type) (cty.Value, hcl.Dia
 	if expr == nil {
 		return cty.NullVal(want), nil
 	}
-	return evalIn(s.EvalContext(), expr, want)
+	return evalIn(s.evalContext(), expr, want)
 }
+
+// evalContext is EvalContext with a fresh evaluation budget (limits.go),
+// for one evaluation.
+func (s *Scope) evalContext() *hcl.EvalContext { return withLimits(s.EvalContext()) }
 
 func evalIn(ctx *hcl.EvalContext, expr hcl.Expression, want cty.Type) (v cty.Value, diags hcl.Diagnostics) {
 	defer func() {
@@ -90,7 +101,7 @@ func evalIn(ctx *hcl.EvalContext, expr hcl.Expression, want cty.Type) (v cty.Val
 	}()
 	v, diags = expr.Value(ctx)
 	if diags.HasErrors() {
-		return cty.UnknownVal(want), diags
+		return cty.UnknownVal(want), sizeDiags(diags)
 	}
 	if want == cty.DynamicPseudoType {
 		return v, diags
@@ -128,24 +139,75 @@ func friendly(t cty.Type) string {
 
 // EvalLocals evaluates every local of w in dependency order into s.Locals.
 // Locals may refer to variables, other locals, path and functions, never to
-// steps or each. A local that fails to evaluate is set to an unknown value so
-// that the others still evaluate; its diagnostics are returned.
+// steps, each or locks. A local that fails to evaluate, or that is larger
+// than MaxValueSize (or would make the locals together larger than
+// MaxEvalSize), is set to an unknown value so that the others still
+// evaluate; its diagnostics are returned.
 func (w *Workflow) EvalLocals(s *Scope) hcl.Diagnostics {
 	if s.Locals == nil {
 		s.Locals = map[string]cty.Value{}
 	}
 	inner := *s
-	inner.Steps, inner.Each = nil, nil
+	inner.Steps, inner.Each, inner.Locks = nil, nil, nil
+	base := inner.EvalContext()
+	s.funcs = inner.funcs
+	return w.evalLocals(base, s.Locals, nil)
+}
+
+// evalLocals evaluates the locals of w in base into locals, each in a
+// context holding only the locals it refers to (so that the work stays
+// linear in the number of locals). Locals for which skip is true are
+// unknown.
+func (w *Workflow) evalLocals(base *hcl.EvalContext, locals map[string]cty.Value, skip func(hcl.Expression) bool) hcl.Diagnostics {
 	var diags hcl.Diagnostics
+	total := 0
 	for _, name := range w.localOrder() {
-		inner.Locals = s.Locals
-		v, d := inner.EvalExpr(w.Locals[name].Expr, cty.DynamicPseudoType)
+		l := w.Locals[name]
+		locals[name] = cty.DynamicVal
+		if skip != nil && skip(l.Expr) {
+			continue
+		}
+		ctx := base.NewChild()
+		ctx.Variables = map[string]cty.Value{"local": localsFor(l.Expr, locals)}
+		v, d := evalIn(withLimits(ctx), l.Expr, cty.DynamicPseudoType)
 		diags = append(diags, d...)
 		if d.HasErrors() {
-			v = cty.DynamicVal
+			continue
 		}
-		s.Locals[name] = v
+		n := valueSize(v, MaxValueSize)
+		total += n
+		switch {
+		case n > MaxValueSize:
+			diags = append(diags, tooLargeValue(l, fmt.Sprintf("The local value %q is at least %s, more than the %s limit on values.",
+				name, byteText(n), sizeText(MaxValueSize))))
+		case total > MaxEvalSize:
+			diags = append(diags, tooLargeValue(l, fmt.Sprintf("With the local value %q the local values together hold "+
+				"more than the %s limit.", name, sizeText(MaxEvalSize))))
+		default:
+			locals[name] = v
+		}
 	}
-	s.funcs = inner.funcs
 	return diags
+}
+
+func tooLargeValue(l *Local, detail string) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Value too large",
+		Detail:  detail + " lockstep bounds what expressions may build so that a workflow cannot exhaust memory.",
+		Subject: l.Expr.Range().Ptr()}
+}
+
+// localsFor returns the object of the locals expr refers to, from locals.
+func localsFor(expr hcl.Expression, locals map[string]cty.Value) cty.Value {
+	var refs map[string]cty.Value
+	for _, tr := range expr.Variables() {
+		if r := parseRef(tr); r.root == "local" && r.name != "" {
+			if v, ok := locals[r.name]; ok {
+				if refs == nil {
+					refs = map[string]cty.Value{}
+				}
+				refs[r.name] = v
+			}
+		}
+	}
+	return objectOf(refs)
 }

@@ -15,12 +15,26 @@ import (
 // variables: LOCKSTEP_VAR_name.
 const EnvVarPrefix = "LOCKSTEP_VAR_"
 
-// UnknownVariables maps every declared variable to an unknown value of its type,
-// for validation without inputs.
+// UnknownVariables maps every declared variable to an unknown value of its
+// type, marked SensitiveMark when the variable is sensitive, for validation
+// without inputs: what derives from a sensitive variable is then known to.
 func (w *Workflow) UnknownVariables() map[string]cty.Value {
 	out := make(map[string]cty.Value, len(w.Variables))
 	for name, v := range w.Variables {
 		out[name] = cty.UnknownVal(v.Type)
+	}
+	return w.MarkSensitive(out)
+}
+
+// MarkSensitive returns vals with the values of sensitive variables marked
+// SensitiveMark, so that nothing derived from them is shown or used as a key.
+func (w *Workflow) MarkSensitive(vals map[string]cty.Value) map[string]cty.Value {
+	out := make(map[string]cty.Value, len(vals))
+	for name, v := range vals {
+		if decl := w.Variables[name]; decl != nil && decl.Sensitive {
+			v = v.Mark(SensitiveMark)
+		}
+		out[name] = v
 	}
 	return out
 }

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -76,20 +74,48 @@ func planMain(args []string) int {
 		dw.diagnostics(wf, diags)
 		return exitUsage
 	}
-	instances := plan.Preview(scope)
-	state := queryState(wf, wff.backend, instances, logger)
+	doc := &planDoc{}
+	doc.locks, diags = plan.PreviewLocks(scope)
+	doc.instances = plan.Preview(scope)
+	doc.state = queryState(wf, wff.backend, doc, logger)
 	if wff.json {
-		return writePlanJSON(os.Stdout, instances, state)
+		return writePlanJSON(os.Stdout, doc, diags)
 	}
 	code := exitOK
-	for _, pi := range instances {
+	if diags.HasErrors() {
+		writeDiagnostics(os.Stderr, wf.Files, diags)
+		code = exitUsage
+	}
+	for _, pi := range doc.instances {
 		if pi.Diags.HasErrors() {
 			writeDiagnostics(os.Stderr, wf.Files, pi.Diags)
 			code = exitUsage
 		}
 	}
-	writePlan(os.Stdout, instances, state)
+	writePlan(os.Stdout, doc)
 	return code
+}
+
+// planDoc is what plan shows: the workflow-level locks, the step instances
+// in order and what the backend says about their keys.
+type planDoc struct {
+	locks     []runner.PreviewLock
+	instances []*runner.PreviewInstance
+	state     *planState
+}
+
+// lockKeys returns every known lock key of the plan, workflow-level first.
+func (d *planDoc) lockKeys() []string {
+	var keys []string
+	for _, l := range d.locks {
+		keys = append(keys, l.Key().Raw)
+	}
+	for _, pi := range d.instances {
+		for _, l := range pi.Locks {
+			keys = append(keys, l.Key().Raw)
+		}
+	}
+	return keys
 }
 
 // humanDiags prints diagnostics with snippets.
@@ -105,7 +131,7 @@ func (h *humanDiags) diagnostics(wf *config.Workflow, diags hcl.Diagnostics) {
 
 // queryState asks the backend who holds each known lock key and which once
 // markers are set. An unreachable backend is reported, never fatal.
-func queryState(wf *config.Workflow, flagURL string, instances []*runner.PreviewInstance, logger hclog.Logger) *planState {
+func queryState(wf *config.Workflow, flagURL string, doc *planDoc, logger hclog.Logger) *planState {
 	ctx, cancel := context.WithTimeout(context.Background(), backendQueryTimeout)
 	defer cancel()
 	var backend *config.Backend
@@ -121,28 +147,25 @@ func queryState(wf *config.Workflow, flagURL string, instances []*runner.Preview
 	}
 	defer locker.Close()
 	st.Reachable = true
-	for _, pi := range instances {
-		for _, l := range pi.Locks {
-			if l.Key.Raw == "" || !st.Reachable {
-				continue
-			}
-			if _, seen := st.Locks[l.Key.Raw]; seen {
-				continue
-			}
-			hs, err := lock.HoldersOf(ctx, locker, l.Key.Raw)
-			if err != nil {
-				st.unreachable(err)
-				break
-			}
-			st.Locks[l.Key.Raw] = lockState{Holders: hs}
+	for _, key := range doc.lockKeys() {
+		if _, seen := st.Locks[key]; seen || key == "" || !st.Reachable {
+			continue
 		}
-		if pi.OnceKey != nil && pi.OnceKey.Raw != "" && st.Reachable {
-			rec, err := locker.Once(ctx, pi.OnceKey.Raw)
+		hs, err := lock.HoldersOf(ctx, locker, key)
+		if err != nil {
+			st.unreachable(err)
+			break
+		}
+		st.Locks[key] = lockState{Holders: hs}
+	}
+	for _, pi := range doc.instances {
+		if k := pi.OnceKey(); k != nil && k.Raw != "" && st.Reachable {
+			rec, err := locker.Once(ctx, k.Raw)
 			if err != nil {
 				st.unreachable(err)
 				continue
 			}
-			st.Onces[pi.OnceKey.Raw] = rec
+			st.Onces[k.Raw] = rec
 		}
 	}
 	return st
@@ -155,95 +178,4 @@ func (st *planState) unreachable(err error) {
 			st.Error = "no answer within " + backendQueryTimeout.String()
 		}
 	}
-}
-
-// writePlan prints the plan for people.
-func writePlan(w io.Writer, instances []*runner.PreviewInstance, st *planState) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "lockstep will run %d step instance(s) in this order:\n", len(instances))
-	if st.Reachable {
-		fmt.Fprintf(&b, "(backend %s: current lock holders and once markers shown)\n", st.Backend)
-	} else {
-		fmt.Fprintf(&b, "(backend %s not reachable: %s; lock holders and once markers not shown)\n", orUnknown(st.Backend), st.Error)
-	}
-	for _, pi := range instances {
-		b.WriteString("\n")
-		writeInstance(&b, pi, st)
-	}
-	io.WriteString(w, b.String())
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "(unknown)"
-	}
-	return s
-}
-
-func writeInstance(b *strings.Builder, pi *runner.PreviewInstance, st *planState) {
-	fmt.Fprintf(b, "  %s\n", pi.Address)
-	attr := func(name, value string) { fmt.Fprintf(b, "      %-12s %s\n", name, value) }
-	if pi.Description != "" {
-		attr("description", pi.Description)
-	}
-	if len(pi.ForEachAfter) > 0 {
-		attr("for_each", runner.PreviewValue{After: pi.ForEachAfter}.String())
-	}
-	if len(pi.DependsOn) > 0 {
-		attr("after", "step."+strings.Join(pi.DependsOn, ", step."))
-	}
-	for _, l := range pi.Locks {
-		name := "lock"
-		if l.Label != "" {
-			name = "lock " + l.Label
-		}
-		attr(name, fmt.Sprintf("%s ttl=%s timeout=%s on_busy=%s limit=%s", l.Key, l.TTL, l.Timeout, l.OnBusy, l.Limit))
-		if st.Reachable && l.Key.Raw != "" {
-			attr("", "  "+lockNow(st.Locks[l.Key.Raw]))
-		}
-	}
-	if pi.OnceKey != nil {
-		ttl := "forever"
-		if pi.OnceTTL != nil {
-			ttl = pi.OnceTTL.String()
-		}
-		attr("once", fmt.Sprintf("%s kept %s", pi.OnceKey, ttl))
-		if st.Reachable && pi.OnceKey.Raw != "" {
-			if rec := st.Onces[pi.OnceKey.Raw]; rec != nil {
-				attr("", "  marker SET by "+orUnknown(rec.Owner)+" at "+rec.At.UTC().Format(time.RFC3339)+": the step will be skipped")
-			} else {
-				attr("", "  marker not set: the step will run")
-			}
-		}
-	}
-	for i, c := range pi.Checks {
-		if c.Condition != nil {
-			attr(fmt.Sprintf("check %d", i+1), fmt.Sprintf("condition %s (now: %s)", c.ConditionSource, c.Condition))
-		}
-		if c.Command != nil {
-			attr(fmt.Sprintf("check %d", i+1), "command "+c.Command.String())
-		}
-	}
-	if pi.Command != nil {
-		name := "command"
-		if pi.Shell {
-			name = "shell"
-		}
-		attr(name, pi.Command.String())
-	}
-	for _, kv := range []struct {
-		name string
-		v    *runner.PreviewValue
-	}{{"env", pi.Env}, {"dir", pi.Dir}, {"timeout", pi.Timeout}, {"retry", pi.Retry}} {
-		if kv.v != nil {
-			attr(kv.name, kv.v.String())
-		}
-	}
-}
-
-func lockNow(ls lockState) string {
-	if len(ls.Holders) == 0 {
-		return "free now"
-	}
-	return "held now by " + holderSummary(ls.Holders)
 }

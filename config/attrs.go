@@ -1,0 +1,64 @@
+package config
+
+import (
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Attrs holds the attributes of one decoded block as written: an expression
+// per attribute of the block's schema, nil when the attribute is absent.
+// Values exist only when a Scope evaluates them (Scope.EvalAttrs).
+type Attrs struct {
+	schema *Block
+	exprs  []hcl.Expression
+}
+
+// Schema returns the description of the block the attributes belong to.
+func (a Attrs) Schema() *Block { return a.schema }
+
+// Get returns the expression of the attribute called name, or nil when it
+// is absent. It panics when the schema has no such attribute.
+func (a Attrs) Get(name string) hcl.Expression {
+	i, ok := a.schema.index[name]
+	if !ok {
+		panic("config: block " + a.schema.Type + " has no attribute " + name)
+	}
+	if a.exprs == nil {
+		return nil
+	}
+	return a.exprs[i]
+}
+
+// Each calls f for every attribute that is set and evaluated (static
+// attributes such as description and depends_on are decoded at load time
+// and left out), in the order of the schema.
+func (a Attrs) Each(f func(attr *Attribute, expr hcl.Expression)) {
+	for i, e := range a.exprs {
+		if e != nil && !a.schema.Attrs[i].Static() {
+			f(a.schema.Attrs[i], e)
+		}
+	}
+}
+
+// decodeAttrs takes the attributes of content by schema. Unknown
+// attributes were already reported by Content.
+func decodeAttrs(schema *Block, content *hcl.BodyContent) Attrs {
+	out := Attrs{schema: schema}
+	for name, a := range content.Attributes {
+		i, ok := schema.index[name]
+		if !ok {
+			continue
+		}
+		if out.exprs == nil {
+			out.exprs = make([]hcl.Expression, len(schema.Attrs))
+		}
+		out.exprs[i] = a.Expr
+	}
+	return out
+}
+
+// decodeBlock applies schema to body and returns its attributes with the
+// content (for the nested blocks and the attributes' own ranges).
+func decodeBlock(schema *Block, body hcl.Body) (Attrs, *hcl.BodyContent, hcl.Diagnostics) {
+	content, diags := body.Content(schema.BodySchema())
+	return decodeAttrs(schema, content), content, diags
+}
