@@ -33,10 +33,15 @@ type VarArg struct {
 }
 
 // VariableInputs are the raw values given for a run. Precedence, later wins:
-// default < environment (LOCKSTEP_VAR_name) < -var-file / -var in argument order.
+// default < environment (LOCKSTEP_VAR_name) < lockstep.vars < *.auto.vars
+// (lexical order) < -var-file / -var in argument order.
 type VariableInputs struct {
 	Environ []string // os.Environ() form; only LOCKSTEP_VAR_* entries are read
 	Args    []VarArg
+	// Partial reads and checks what is given without requiring a value for
+	// every variable and without running validations (validate uses it to
+	// check the variable files); missing values are unknown.
+	Partial bool
 }
 
 // EachValue is the current element of a for_each step instance.

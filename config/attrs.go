@@ -52,6 +52,12 @@ func decodeAttrs(schema *Block, content *hcl.BodyContent) Attrs {
 			out.exprs = make([]hcl.Expression, len(schema.Attrs))
 		}
 		out.exprs[i] = a.Expr
+		if !schema.Attrs[i].Static() {
+			// A JSON string becomes the template it holds, as native syntax
+			// has it: same value, and templates can then be compiled (shell),
+			// bounded (limits.go) and compared (check_scopes.go).
+			out.exprs[i] = nativeTemplate(a.Expr)
+		}
 	}
 	return out
 }

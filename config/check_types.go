@@ -32,6 +32,7 @@ func (c *checker) types(getenv func(string) string, stop *atomic.Bool) {
 	for _, name := range sortedKeys(c.w.Locks) {
 		c.block(base, base, c.w.Locks[name].Attrs)
 	}
+	c.scopeConflicts(base)
 	for _, name := range sortedKeys(c.w.Outputs) {
 		c.eval(base, c.w.Outputs[name].Value, cty.DynamicPseudoType)
 	}

@@ -34,6 +34,9 @@ type Workflow struct {
 	deps map[string][]string
 	// files is the file system the workflow was read from.
 	files fileSystem
+	// displayDir is the workflow directory as the path given to Load spells
+	// it, for naming variable files in diagnostics.
+	displayDir string
 }
 
 // FS returns the file system the workflow was read from (LoadOptions.FS);

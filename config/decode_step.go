@@ -16,9 +16,6 @@ func decodeStep(b *hcl.Block) (*Step, hcl.Diagnostics) {
 	diags = append(diags, d...)
 	attrs, content, d := decodeBlock(StepSchema, rest)
 	diags = append(diags, d...)
-	if sh := attrs.Get("shell"); sh != nil {
-		attrs.exprs[StepSchema.index["shell"]] = nativeTemplate(sh)
-	}
 	s.Attrs, s.ForEach = attrs, attrs.Get("for_each")
 	if a, ok := content.Attributes["description"]; ok {
 		diags = append(diags, literalString(a, &s.Description)...)

@@ -58,6 +58,14 @@ func (f fileSystem) join(dir, name string) string {
 	return path.Join(dir, name)
 }
 
+// base returns the last element of a path.
+func (f fileSystem) base(p string) string {
+	if f.fsys == nil {
+		return filepath.Base(p)
+	}
+	return path.Base(filepath.ToSlash(p))
+}
+
 // dir returns the directory of a path, the way the file system spells it.
 func (f fileSystem) dir(p string) string {
 	if f.fsys == nil {

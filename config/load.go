@@ -54,6 +54,9 @@ func Load(path string, opts *LoadOptions) (*Workflow, hcl.Diagnostics) {
 		}
 	}
 	w, d := loadSources(files.abs(dir), files, srcs, getenv)
+	if w != nil {
+		w.displayDir = dir
+	}
 	diags = append(diags, d...)
 	sortDiags(diags) // read errors of later files come before parse errors of earlier ones
 	return w, diags

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -205,4 +207,25 @@ func schemaName(b *Block) string {
 		return "workflow_lock"
 	}
 	return b.Type
+}
+
+// TestSchema_documented: docs/language.md names every attribute of every
+// block, and every lock mode and queue policy.
+func TestSchema_documented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "language.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range Schemas {
+		for _, a := range b.Attrs {
+			if !strings.Contains(string(doc), "`"+a.Name+"`") {
+				t.Errorf("docs/language.md does not mention %s's attribute `%s`", schemaName(b), a.Name)
+			}
+		}
+	}
+	for _, v := range append(append(ModeValues, QueueValues...), OnBusyValues...) {
+		if !strings.Contains(string(doc), `"`+v+`"`) {
+			t.Errorf("docs/language.md does not mention %q", v)
+		}
+	}
 }
