@@ -71,4 +71,5 @@ type Scope struct {
 	FS fs.FS
 
 	funcs map[string]function.Function // built on first use
+	objs  *objCache                    // var and local objects, built on first use
 }

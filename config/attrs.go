@@ -1,7 +1,10 @@
 package config
 
 import (
+	"slices"
+
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // Attrs holds the attributes of one decoded block as written: an expression
@@ -65,6 +68,45 @@ func decodeAttrs(schema *Block, content *hcl.BodyContent) Attrs {
 // decodeBlock applies schema to body and returns its attributes with the
 // content (for the nested blocks and the attributes' own ranges).
 func decodeBlock(schema *Block, body hcl.Body) (Attrs, *hcl.BodyContent, hcl.Diagnostics) {
+	if sb, ok := body.(*hclsyntax.Body); ok {
+		if attrs, content, ok := decodeNative(schema, sb); ok {
+			return attrs, content, nil
+		}
+	}
 	content, diags := body.Content(schema.BodySchema())
 	return decodeAttrs(schema, content), content, diags
+}
+
+// decodeNative is decodeBlock for a native body that matches its schema
+// (the common case), without the copies hcl's Content makes; ok is false
+// when something does not match, and Content then reports it.
+func decodeNative(schema *Block, body *hclsyntax.Body) (Attrs, *hcl.BodyContent, bool) {
+	out := Attrs{schema: schema}
+	content := &hcl.BodyContent{Attributes: make(hcl.Attributes, len(body.Attributes)), MissingItemRange: body.MissingItemRange()}
+	for name, a := range body.Attributes {
+		i, ok := schema.index[name]
+		if !ok {
+			return Attrs{}, nil, false
+		}
+		if out.exprs == nil {
+			out.exprs = make([]hcl.Expression, len(schema.Attrs))
+		}
+		out.exprs[i] = a.Expr
+		if !schema.Attrs[i].Static() {
+			out.exprs[i] = compact(a.Expr)
+		}
+		content.Attributes[name] = a.AsHCLAttribute()
+	}
+	for _, a := range schema.Attrs {
+		if _, ok := body.Attributes[a.Name]; a.Required && !ok {
+			return Attrs{}, nil, false
+		}
+	}
+	for _, b := range body.Blocks {
+		if !slices.Contains(schema.Blocks, b.Type) || len(b.Labels) > 0 {
+			return Attrs{}, nil, false
+		}
+		content.Blocks = append(content.Blocks, b.AsHCLBlock())
+	}
+	return out, content, true
 }

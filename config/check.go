@@ -37,10 +37,12 @@ type refContext struct {
 func (w *Workflow) check(getenv func(string) string) hcl.Diagnostics {
 	c := &checker{w: w, bad: map[hcl.Expression]bool{}, vars: map[hcl.Expression][]hcl.Traversal{}}
 	for _, name := range sortedKeys(w.Locals) {
-		c.expr(w.Locals[name].Expr, refContext{what: "local value"})
+		l := w.Locals[name]
+		c.vars[l.Expr] = c.expr(l.Expr, refContext{what: "local value"})
 	}
-	for _, name := range sortedKeys(w.Steps) {
-		c.step(w.Steps[name])
+	w.deps = make(map[string][]string, len(w.Steps))
+	for _, name := range c.stepNames() {
+		w.deps[name] = c.step(w.Steps[name])
 	}
 	for _, name := range sortedKeys(w.Locks) {
 		c.workflowLock(w.Locks[name])
@@ -54,12 +56,6 @@ func (w *Workflow) check(getenv func(string) string) hcl.Diagnostics {
 			c.expr(v.ErrorMessage, refContext{what: "variable validation", variable: name})
 		}
 	}
-	w.computeDeps(func(e hcl.Expression) []hcl.Traversal {
-		if trs, ok := c.vars[e]; ok {
-			return trs
-		}
-		return e.Variables()
-	})
 	c.stepCycles()
 	c.localCycles()
 	c.diags = append(c.diags, c.typesWithDeadline(getenv)...)
@@ -124,16 +120,32 @@ func (c *checker) errorf(rng hcl.Range, summary, format string, args ...any) {
 }
 
 // step checks the references of every attribute of s, each by what its
-// schema allows.
-func (c *checker) step(s *Step) {
+// schema allows, and returns the steps s depends on: depends_on and the
+// steps its attributes refer to (declared ones, not itself), sorted.
+func (c *checker) step(s *Step) []string {
 	c.stepList(s.DependsOn, s)
+	seen := map[string]bool{}
+	for _, tr := range s.DependsOn {
+		seen[parseRef(tr).name] = true
+	}
 	s.EachAttr(func(a *Attribute, e hcl.Expression) {
 		ctx := refContext{what: "step", step: s, refs: a.Refs, allowEach: s.ForEach != nil && a.Refs&RefEach != 0}
 		if a.Type == TypeForEach {
 			ctx.what = "for_each"
 		}
-		c.expr(e, ctx)
+		for _, tr := range c.expr(e, ctx) {
+			if r := parseRef(tr); a.Refs&RefSteps != 0 && r.root == "step" {
+				seen[r.name] = true
+			}
+		}
 	})
+	delete(seen, s.Name)
+	for n := range seen {
+		if _, ok := c.w.Steps[n]; !ok {
+			delete(seen, n)
+		}
+	}
+	return sortedKeys(seen)
 }
 
 // stepList checks a list of step.NAME references: depends_on of step self,
@@ -168,14 +180,15 @@ func (c *checker) workflowLock(l *WorkflowLock) {
 	})
 }
 
-// expr checks the references and function calls of e; a nil e is fine.
-func (c *checker) expr(e hcl.Expression, ctx refContext) {
+// expr checks the references and function calls of e (a nil e is fine) and
+// returns its references. It also instruments e's templates and for
+// expressions for the evaluation limits (limits.go), in the same walk.
+func (c *checker) expr(e hcl.Expression, ctx refContext) []hcl.Traversal {
 	if e == nil {
-		return
+		return nil
 	}
 	n := len(c.diags)
 	trs := e.Variables()
-	c.vars[e] = trs
 	for _, tr := range trs {
 		c.ref(parseRef(tr), ctx)
 	}
@@ -183,6 +196,7 @@ func (c *checker) expr(e hcl.Expression, ctx refContext) {
 	if len(c.diags) > n {
 		c.bad[e] = true
 	}
+	return trs
 }
 
 var (
@@ -203,13 +217,15 @@ func knownFunction(name string) (bool, []string) {
 }
 
 // functions reports calls to unknown functions in native-syntax expressions
-// (JSON expressions are caught when they are evaluated).
+// (JSON expressions are caught when they are evaluated), and instruments the
+// expression for the evaluation limits.
 func (c *checker) functions(e hcl.Expression) {
 	node, ok := e.(hclsyntax.Node)
 	if !ok {
 		return
 	}
 	hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
+		instrumentNode(n)
 		call, ok := n.(*hclsyntax.FunctionCallExpr)
 		if !ok || call.Name == limitFuncName {
 			return nil

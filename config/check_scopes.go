@@ -133,7 +133,7 @@ func keyPattern(ctx *hcl.EvalContext, e hcl.Expression, step string) []keySeg {
 // hole.
 func holeOf(ctx *hcl.EvalContext, e hcl.Expression, step string) []keySeg {
 	h := keySeg{hole: holeID(e, step)}
-	v, diags := e.Value(withLimits(ctx))
+	v, diags := e.Value(limitsFor(ctx, e))
 	if v, _ = v.Unmark(); diags.HasErrors() || v.IsKnown() || v.Type() != cty.String {
 		return []keySeg{h}
 	}
@@ -144,7 +144,7 @@ func holeOf(ctx *hcl.EvalContext, e hcl.Expression, step string) []keySeg {
 }
 
 func knownString(ctx *hcl.EvalContext, e hcl.Expression) (string, bool) {
-	v, diags := e.Value(withLimits(ctx))
+	v, diags := e.Value(limitsFor(ctx, e))
 	if diags.HasErrors() || !v.IsWhollyKnown() || v.IsNull() || v.IsMarked() {
 		return "", false
 	}

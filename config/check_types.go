@@ -71,7 +71,7 @@ func (c *checker) eval(ctx *hcl.EvalContext, e hcl.Expression, want cty.Type) (c
 	if e == nil || c.bad[e] {
 		return cty.UnknownVal(want), false
 	}
-	v, d := evalIn(withLimits(ctx), e, want)
+	v, d := evalIn(limitsFor(ctx, e), e, want)
 	c.diags = append(c.diags, d...)
 	return v, !d.HasErrors()
 }

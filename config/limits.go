@@ -127,6 +127,66 @@ func limitFunc(b *evalBudget) function.Function {
 	})
 }
 
+// limitsFor returns ctx ready to evaluate e: a child with a fresh budget
+// when e may hold instrumented parts, ctx itself when it cannot (most
+// attributes: literals, references, simple templates and calls), which
+// saves the child on the common path.
+func limitsFor(ctx *hcl.EvalContext, e hcl.Expression) *hcl.EvalContext {
+	if plain(e, 0) {
+		return ctx
+	}
+	return withLimits(ctx)
+}
+
+// plain reports whether e certainly holds no instrumented template or for
+// expression: only literals, references, operators, calls and templates of
+// at most one interpolation, a few levels deep.
+func plain(e hcl.Expression, depth int) bool {
+	if depth > 6 {
+		return false
+	}
+	all := func(es ...hclsyntax.Expression) bool {
+		for _, x := range es {
+			if x != nil && !plain(x, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	switch t := e.(type) {
+	case *hclsyntax.LiteralValueExpr, *hclsyntax.ScopeTraversalExpr, *constExpr:
+		return true
+	case *hclsyntax.TemplateExpr:
+		return all(t.Parts...)
+	case *hclsyntax.TemplateWrapExpr:
+		return all(t.Wrapped)
+	case *hclsyntax.TupleConsExpr:
+		return all(t.Exprs...)
+	case *hclsyntax.BinaryOpExpr:
+		return all(t.LHS, t.RHS)
+	case *hclsyntax.UnaryOpExpr:
+		return all(t.Val)
+	case *hclsyntax.ConditionalExpr:
+		return all(t.Condition, t.TrueResult, t.FalseResult)
+	case *hclsyntax.FunctionCallExpr:
+		return t.Name != limitFuncName && all(t.Args...)
+	case *hclsyntax.IndexExpr:
+		return all(t.Collection, t.Key)
+	case *hclsyntax.RelativeTraversalExpr:
+		return all(t.Source)
+	case *hclsyntax.ObjectConsExpr:
+		for _, it := range t.Items {
+			if !all(it.KeyExpr, it.ValueExpr) {
+				return false
+			}
+		}
+		return true
+	case *hclsyntax.ObjectConsKeyExpr:
+		return all(t.Wrapped)
+	}
+	return false
+}
+
 // withLimits returns a child of ctx for one evaluation, with a fresh budget.
 func withLimits(ctx *hcl.EvalContext) *hcl.EvalContext {
 	b := &evalBudget{}

@@ -71,8 +71,53 @@ type source struct {
 // loadSources parses, decodes and checks a workflow made of srcs; Load sorts
 // the diagnostics. When any file fails to parse, only the parse errors are
 // reported: decoding a partial file would add confusing follow-on errors.
+// Each file is decoded as soon as it is parsed (a large one chunk by chunk),
+// so that only the decoded blocks, not the syntax trees of whole bodies,
+// stay in memory.
 func loadSources(dir string, files fileSystem, srcs []source, getenv func(string) string) (*Workflow, hcl.Diagnostics) {
-	w := &Workflow{
+	w, diags := loadParsed(dir, files, srcs, getenv, true)
+	if w == errChunks {
+		// A large file could not be parsed in chunks: parse every file whole.
+		w, diags = loadParsed(dir, files, srcs, getenv, false)
+	}
+	return w, diags
+}
+
+// errChunks is what loadParsed returns when a file could not be parsed in
+// chunks.
+var errChunks = &Workflow{}
+
+func loadParsed(dir string, files fileSystem, srcs []source, getenv func(string) string, chunks bool) (*Workflow, hcl.Diagnostics) {
+	w := newWorkflow(dir, files)
+	var parseDiags, diags hcl.Diagnostics
+	for _, s := range srcs {
+		f, pd, dd, ok := w.parseAndDecode(s, getenv, chunks)
+		if !ok {
+			return errChunks, nil
+		}
+		parseDiags, diags = append(parseDiags, pd...), append(diags, dd...)
+		if f != nil {
+			w.Files[s.name] = f
+		}
+	}
+	if len(w.Files) == 0 {
+		return nil, parseDiags
+	}
+	if parseDiags.HasErrors() {
+		kept := w.Files
+		w = newWorkflow(dir, files)
+		w.Files = kept
+		return w, parseDiags
+	}
+	diags = append(parseDiags, diags...)
+	diags = append(diags, safely("checking", func() hcl.Diagnostics {
+		return w.check(getenv)
+	})...)
+	return w, diags
+}
+
+func newWorkflow(dir string, files fileSystem) *Workflow {
+	return &Workflow{
 		Dir:       dir,
 		files:     files,
 		Files:     map[string]*hcl.File{},
@@ -82,34 +127,45 @@ func loadSources(dir string, files fileSystem, srcs []source, getenv func(string
 		Outputs:   map[string]*Output{},
 		Locks:     map[string]*WorkflowLock{},
 	}
-	var diags hcl.Diagnostics
-	var bodies []hcl.Body
-	for _, s := range srcs {
-		f, d := ParseSource(s.src, s.name)
-		diags = append(diags, d...)
-		if f != nil && f.Body != nil {
-			instrumentBody(f.Body)
-			w.Files[s.name] = f
-			bodies = append(bodies, f.Body)
+}
+
+// parseAndDecode parses one file and decodes its blocks into w, returning
+// the file (its bytes and a navigation for diagnostics, the syntax tree of
+// its body dropped), the parse diagnostics and the decode diagnostics. A
+// large file of native syntax is parsed in chunks (when chunks is set); ok
+// is false when that failed part-way.
+func (w *Workflow) parseAndDecode(s source, getenv func(string) string, chunks bool) (f *hcl.File, pd, dd hcl.Diagnostics, ok bool) {
+	decode := func(body hcl.Body) hcl.Diagnostics {
+		return safely("decoding", func() hcl.Diagnostics {
+			return w.decodeBody(body, getenv)
+		})
+	}
+	if chunks && !strings.HasSuffix(s.name, ".json") && len(s.src) > 2*chunkSize && !CheckSource(s.src, s.name).HasErrors() {
+		nav := &blockNav{}
+		failed := safely("parsing", func() hcl.Diagnostics {
+			if !eachChunk(s.src, s.name, func(b *hclsyntax.Body) {
+				nav.add(b)
+				dd = append(dd, decode(b)...)
+			}) {
+				return hcl.Diagnostics{{Severity: hcl.DiagError}}
+			}
+			return nil
+		})
+		if failed.HasErrors() {
+			return nil, nil, nil, false
 		}
+		return &hcl.File{Bytes: s.src, Nav: nav}, nil, dd, true
 	}
-	if len(w.Files) == 0 {
-		return nil, diags
+	f, pd = ParseSource(s.src, s.name)
+	if f == nil || f.Body == nil {
+		return nil, pd, nil, true
 	}
-	if diags.HasErrors() {
-		return w, diags
+	if pd.HasErrors() {
+		return f, pd, nil, true
 	}
-	diags = append(diags, safely("decoding", func() hcl.Diagnostics {
-		var d hcl.Diagnostics
-		for _, b := range bodies {
-			d = append(d, w.decodeBody(b, getenv)...)
-		}
-		return d
-	})...)
-	diags = append(diags, safely("checking", func() hcl.Diagnostics {
-		return w.check(getenv)
-	})...)
-	return w, diags
+	dd = decode(f.Body)
+	lighten(f)
+	return f, pd, dd, true
 }
 
 // workflowFiles returns the directory to read from, the file names in it

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"reflect"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -43,25 +45,65 @@ func StepResult(status string, exitCode int, output string) cty.Value {
 
 // EvalContext builds the hcl.EvalContext for this scope, including Functions.
 // Nil maps in s stand for empty ones. The function table is built once per
-// Scope value and reused.
+// Scope value and reused, and so are the objects of var and local, which
+// must not change once the scope is in use (EvalLocals fills Locals first):
+// a copy of a scope shares them, so that contexts for many steps cost
+// little more than their step results.
 func (s *Scope) EvalContext() *hcl.EvalContext {
 	if s.funcs == nil {
 		s.funcs = functionsFS(fileSystem{fsys: s.FS}, s.BaseDir, s.Getenv)
 	}
+	if s.objs == nil {
+		s.objs = &objCache{}
+	}
 	vars := map[string]cty.Value{
-		"var":   objectOf(s.Variables),
-		"local": objectOf(s.Locals),
+		"var":   s.objs.object(&s.objs.vars, s.Variables),
+		"local": s.objs.object(&s.objs.locals, s.Locals),
 		"step":  objectOf(s.Steps),
 		"lock":  objectOf(s.Locks),
-		"path": cty.ObjectVal(map[string]cty.Value{
-			"root": cty.StringVal(s.BaseDir),
-			"cwd":  cty.StringVal(s.Cwd),
-		}),
+		"path":  s.objs.path(s.BaseDir, s.Cwd),
 	}
 	if s.Each != nil {
 		vars["each"] = cty.ObjectVal(map[string]cty.Value{"key": s.Each.Key, "value": s.Each.Value})
 	}
 	return &hcl.EvalContext{Variables: vars, Functions: s.funcs}
+}
+
+// objCache holds the objects of a scope's var and local maps (and path),
+// built once and shared by the scope's copies. An entry is rebuilt when its
+// map is another map or has another length.
+type objCache struct {
+	mu                 sync.Mutex
+	vars, locals, root cacheEntry
+}
+
+type cacheEntry struct {
+	ptr uintptr
+	n   int
+	key string
+	v   cty.Value
+}
+
+func (c *objCache) object(e *cacheEntry, m map[string]cty.Value) cty.Value {
+	p := reflect.ValueOf(m).Pointer()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.v == cty.NilVal || e.ptr != p || e.n != len(m) {
+		e.ptr, e.n, e.v = p, len(m), objectOf(m)
+	}
+	return e.v
+}
+
+func (c *objCache) path(root, cwd string) cty.Value {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if key := root + "\x00" + cwd; c.root.v == cty.NilVal || c.root.key != key {
+		c.root.key, c.root.v = key, cty.ObjectVal(map[string]cty.Value{
+			"root": cty.StringVal(root),
+			"cwd":  cty.StringVal(cwd),
+		})
+	}
+	return c.root.v
 }
 
 func objectOf(m map[string]cty.Value) cty.Value {
@@ -79,7 +121,16 @@ func (s *Scope) EvalExpr(expr hcl.Expression, want cty.Type) (cty.Value, hcl.Dia
 	if expr == nil {
 		return cty.NullVal(want), nil
 	}
-	return evalIn(s.evalContext(), expr, want)
+	return evalIn(limitsFor(s.EvalContext(), expr), expr, want)
+}
+
+// EvalIn is Scope.EvalExpr in a context made by EvalContext, for callers
+// that evaluate many expressions in one scope and build the context once.
+func EvalIn(ctx *hcl.EvalContext, expr hcl.Expression, want cty.Type) (cty.Value, hcl.Diagnostics) {
+	if expr == nil {
+		return cty.NullVal(want), nil
+	}
+	return evalIn(limitsFor(ctx, expr), expr, want)
 }
 
 // evalContext is EvalContext with a fresh evaluation budget (limits.go),
@@ -169,7 +220,7 @@ func (w *Workflow) evalLocals(base *hcl.EvalContext, locals map[string]cty.Value
 		}
 		ctx := base.NewChild()
 		ctx.Variables = map[string]cty.Value{"local": localsFor(l.Expr, locals)}
-		v, d := evalIn(withLimits(ctx), l.Expr, cty.DynamicPseudoType)
+		v, d := evalIn(limitsFor(ctx, l.Expr), l.Expr, cty.DynamicPseudoType)
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue

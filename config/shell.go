@@ -44,7 +44,13 @@ func (s *ShellScript) Argv(shell string) []string {
 // template: a quoted string, a heredoc, or a conditional choosing between
 // them.
 func (s *Scope) EvalShell(expr hcl.Expression) (*ShellScript, hcl.Diagnostics) {
-	return compileShell(s.evalContext(), expr, false)
+	return EvalShellIn(s.EvalContext(), expr)
+}
+
+// EvalShellIn is Scope.EvalShell in a context made by EvalContext.
+func EvalShellIn(ctx *hcl.EvalContext, expr hcl.Expression) (*ShellScript, hcl.Diagnostics) {
+	sh, diags := compileShell(withLimits(ctx), expr, false)
+	return sh, sizeDiags(diags)
 }
 
 // CompileShellTemplate parses src as a template (the text of `exec -c`, for
@@ -113,6 +119,10 @@ func (c *shellCompiler) errorf(rng hcl.Range, summary, format string, args ...an
 
 // top compiles the whole attribute value.
 func (c *shellCompiler) top(expr hcl.Expression) {
+	if k, ok := expr.(*constExpr); ok && k.val.Type() == cty.String && !k.val.IsNull() {
+		c.literal(k.val.AsString())
+		return
+	}
 	switch t := unwrapCharge(expr).(type) {
 	case *hclsyntax.TemplateExpr, *hclsyntax.TemplateWrapExpr:
 		c.template(t)

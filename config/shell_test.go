@@ -110,7 +110,7 @@ func TestShell_script(t *testing.T) {
 		t.Errorf("argv %q", got)
 	}
 	// Unknown values: the script is known, the arguments are not.
-	scope.Variables["a"] = cty.UnknownVal(cty.String)
+	scope.Variables = map[string]cty.Value{"a": cty.UnknownVal(cty.String)}
 	sh, _ = CompileShellTemplate([]byte(`echo ${var.a}`), "t.hcl", scope)
 	if !sh.ScriptKnown || sh.Known || sh.Script != `echo "${1}"` {
 		t.Errorf("unknown value: %+v", sh)

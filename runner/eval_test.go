@@ -142,3 +142,17 @@ func TestPreview_workflowLocks(t *testing.T) {
 		t.Errorf("within %v", deploy.WorkflowLocks)
 	}
 }
+
+// TestFormatValue_sameAsJSON: the direct writer renders as cty's JSON
+// encoding does (keys sorted, numbers in full, no HTML escaping).
+func TestFormatValue_sameAsJSON(t *testing.T) {
+	v := cty.ObjectVal(map[string]cty.Value{
+		"b": cty.ListVal([]cty.Value{cty.NumberFloatVal(1.5), cty.NumberIntVal(12345678901234)}),
+		"a": cty.MapVal(map[string]cty.Value{"z": cty.True, "y": cty.NullVal(cty.Bool)}),
+		"c": cty.TupleVal([]cty.Value{cty.StringVal("<&>\n"), cty.SetVal([]cty.Value{cty.StringVal("x")})}),
+	})
+	want := `{"a":{"y":null,"z":true},"b":[1.5,12345678901234],"c":["<&>\n",["x"]]}`
+	if got := FormatValue(v); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}

@@ -1,14 +1,10 @@
 package runner
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
-	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/lockstep-dev/lockstep/config"
 )
@@ -177,6 +173,30 @@ func (p *Plan) PreviewEach(scope *config.Scope, f func(*PreviewInstance)) {
 	}
 }
 
+// InstanceCount returns how many instances PreviewEach will produce: one per
+// planned step, or one per known for_each element (as targeted).
+func (p *Plan) InstanceCount(scope *config.Scope) int {
+	n := 0
+	for _, name := range p.Order {
+		st := p.Workflow.Steps[name]
+		if st.ForEach == nil {
+			n++
+			continue
+		}
+		items, known, diags := forEachItems(scopeFor(scope, p.Deps[name]), st.ForEach)
+		if !known || diags.HasErrors() {
+			n++
+			continue
+		}
+		for k := range items {
+			if only := p.Keys[name]; only == nil || only[k] {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // PreviewLocks evaluates the workflow-level locks against scope, by name.
 func (p *Plan) PreviewLocks(scope *config.Scope) ([]PreviewLock, hcl.Diagnostics) {
 	pv := &previewer{scope: scope}
@@ -233,8 +253,16 @@ func (p *Plan) previewInstance(scope *config.Scope, st *config.Step, addr string
 
 type previewer struct {
 	scope     *config.Scope
+	ctx       *hcl.EvalContext // scope's, built on first use
 	diags     hcl.Diagnostics
 	shellArgs *PreviewValue // the arguments of the last shell script previewed
+}
+
+func (pv *previewer) context() *hcl.EvalContext {
+	if pv.ctx == nil {
+		pv.ctx = pv.scope.EvalContext()
+	}
+	return pv.ctx
 }
 
 // block previews every evaluated attribute of attrs, by its schema: the
@@ -274,7 +302,7 @@ func (pv *previewer) attr(a *config.Attribute, expr hcl.Expression) (PreviewValu
 	if a.Type == config.TypeShell {
 		return pv.shell(expr), cty.NilVal
 	}
-	v, diags := pv.scope.EvalExpr(expr, a.CtyType())
+	v, diags := config.EvalIn(pv.context(), expr, a.CtyType())
 	if !diags.HasErrors() {
 		diags = append(diags, a.Check(v, expr.Range())...)
 	}
@@ -306,7 +334,7 @@ func (pv *previewer) value(v cty.Value, expr hcl.Expression) PreviewValue {
 // shell previews a shell template compiled as the run will: the script,
 // and its arguments in pv.shellArgs.
 func (pv *previewer) shell(expr hcl.Expression) PreviewValue {
-	sh, diags := pv.scope.EvalShell(expr)
+	sh, diags := config.EvalShellIn(pv.context(), expr)
 	if diags.HasErrors() {
 		pv.diags = append(pv.diags, diags...)
 		pv.shellArgs = nil
@@ -334,55 +362,4 @@ func sourceText(files map[string]*hcl.File, rng hcl.Range) string {
 		return string(f.Bytes[rng.Start.Byte:rng.End.Byte])
 	}
 	return rng.String()
-}
-
-// FormatValue renders a known, unmarked value in JSON form for people (no
-// HTML escaping); "(not printable)" when it cannot be.
-func FormatValue(v cty.Value) string {
-	if v.Type() == cty.String && v.IsKnown() && !v.IsNull() && !v.IsMarked() {
-		return jsonString(v.AsString()) // the common case, without a JSON round trip
-	}
-	b, err := ctyjson.Marshal(v, v.Type())
-	if err != nil {
-		return "(not printable)"
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var x any
-	if err := dec.Decode(&x); err != nil {
-		return string(b)
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(x); err != nil {
-		return string(b)
-	}
-	return strings.TrimSuffix(buf.String(), "\n")
-}
-
-// jsonString quotes s as a JSON string, leaving <, > and & as they are.
-func jsonString(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r < 0x20 || r == 0x2028 || r == 0x2029:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }

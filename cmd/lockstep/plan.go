@@ -40,6 +40,10 @@ type planState struct {
 	Error     string                      `json:"error,omitempty"`
 	Locks     map[string]lockState        `json:"locks,omitempty"`
 	Onces     map[string]*lock.OnceRecord `json:"once_markers,omitempty"`
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	locker lock.Locker // nil when not reachable
 }
 
 func planMain(args []string) int {
@@ -74,48 +78,34 @@ func planMain(args []string) int {
 		dw.diagnostics(wf, diags)
 		return exitUsage
 	}
-	doc := &planDoc{}
-	doc.locks, diags = plan.PreviewLocks(scope)
-	doc.instances = plan.Preview(scope)
-	doc.state = queryState(wf, wff.backend, doc, logger)
+	locks, diags := plan.PreviewLocks(scope)
+	st := openState(wf, wff.backend, logger)
+	defer st.close()
+	doc := &planDoc{locks: locks, count: plan.InstanceCount(scope), state: st,
+		each: func(f func(*runner.PreviewInstance)) { plan.PreviewEach(scope, f) }}
 	if wff.json {
 		return writePlanJSON(os.Stdout, doc, diags)
 	}
-	code := exitOK
 	if diags.HasErrors() {
 		writeDiagnostics(os.Stderr, wf.Files, diags)
-		code = exitUsage
 	}
-	for _, pi := range doc.instances {
-		if pi.Diags.HasErrors() {
-			writeDiagnostics(os.Stderr, wf.Files, pi.Diags)
-			code = exitUsage
-		}
+	failed := writePlan(os.Stdout, doc, func(pi *runner.PreviewInstance) {
+		writeDiagnostics(os.Stderr, wf.Files, pi.Diags)
+	})
+	if failed || diags.HasErrors() {
+		return exitUsage
 	}
-	writePlan(os.Stdout, doc)
-	return code
+	return exitOK
 }
 
 // planDoc is what plan shows: the workflow-level locks, the step instances
-// in order and what the backend says about their keys.
+// in order, produced one at a time so that a large plan is never held in
+// memory whole, and what the backend says about their keys.
 type planDoc struct {
-	locks     []runner.PreviewLock
-	instances []*runner.PreviewInstance
-	state     *planState
-}
-
-// lockKeys returns every known lock key of the plan, workflow-level first.
-func (d *planDoc) lockKeys() []string {
-	var keys []string
-	for _, l := range d.locks {
-		keys = append(keys, l.Key().Raw)
-	}
-	for _, pi := range d.instances {
-		for _, l := range pi.Locks {
-			keys = append(keys, l.Key().Raw)
-		}
-	}
-	return keys
+	locks []runner.PreviewLock
+	count int // instances each will produce
+	each  func(func(*runner.PreviewInstance))
+	state *planState
 }
 
 // humanDiags prints diagnostics with snippets.
@@ -129,46 +119,70 @@ func (h *humanDiags) diagnostics(wf *config.Workflow, diags hcl.Diagnostics) {
 	writeDiagnostics(h.w, files, diags)
 }
 
-// queryState asks the backend who holds each known lock key and which once
-// markers are set. An unreachable backend is reported, never fatal.
-func queryState(wf *config.Workflow, flagURL string, doc *planDoc, logger hclog.Logger) *planState {
+// openState connects to the backend for plan's look at who holds each lock
+// and which once markers are set, within backendQueryTimeout for all of it.
+// An unreachable backend is reported, never fatal.
+func openState(wf *config.Workflow, flagURL string, logger hclog.Logger) *planState {
 	ctx, cancel := context.WithTimeout(context.Background(), backendQueryTimeout)
-	defer cancel()
 	var backend *config.Backend
 	if wf.Settings != nil {
 		backend = wf.Settings.Backend
 	}
-	st := &planState{Locks: map[string]lockState{}, Onces: map[string]*lock.OnceRecord{}}
+	st := &planState{Locks: map[string]lockState{}, Onces: map[string]*lock.OnceRecord{}, ctx: ctx, cancel: cancel}
 	locker, desc, err := openLocker(ctx, flagURL, backend, logger)
 	st.Backend = desc
 	if err != nil {
 		st.Error = err.Error()
 		return st
 	}
-	defer locker.Close()
-	st.Reachable = true
-	for _, key := range doc.lockKeys() {
-		if _, seen := st.Locks[key]; seen || key == "" || !st.Reachable {
-			continue
-		}
-		hs, err := lock.HoldersOf(ctx, locker, key)
-		if err != nil {
-			st.unreachable(err)
-			break
-		}
-		st.Locks[key] = lockState{Holders: hs}
-	}
-	for _, pi := range doc.instances {
-		if k := pi.OnceKey(); k != nil && k.Raw != "" && st.Reachable {
-			rec, err := locker.Once(ctx, k.Raw)
-			if err != nil {
-				st.unreachable(err)
-				continue
-			}
-			st.Onces[k.Raw] = rec
-		}
+	st.locker, st.Reachable = locker, true
+	// One read before anything is printed, so that the header can say
+	// whether the backend answers (a client may connect lazily).
+	if _, err := lock.HoldersOf(ctx, locker, "lockstep/plan/probe"); err != nil {
+		st.unreachable(err)
 	}
 	return st
+}
+
+func (st *planState) close() {
+	if st.locker != nil {
+		st.locker.Close()
+	}
+	st.cancel()
+}
+
+// holders returns who holds key now; ok is false when that is not known.
+func (st *planState) holders(key string) (lockState, bool) {
+	if ls, seen := st.Locks[key]; seen {
+		return ls, true
+	}
+	if !st.Reachable || key == "" {
+		return lockState{}, false
+	}
+	hs, err := lock.HoldersOf(st.ctx, st.locker, key)
+	if err != nil {
+		st.unreachable(err)
+		return lockState{}, false
+	}
+	st.Locks[key] = lockState{Holders: hs}
+	return st.Locks[key], true
+}
+
+// once returns the once marker of key; ok is false when that is not known.
+func (st *planState) once(key string) (*lock.OnceRecord, bool) {
+	if rec, seen := st.Onces[key]; seen {
+		return rec, true
+	}
+	if !st.Reachable || key == "" {
+		return nil, false
+	}
+	rec, err := st.locker.Once(st.ctx, key)
+	if err != nil {
+		st.unreachable(err)
+		return nil, false
+	}
+	st.Onces[key] = rec
+	return rec, true
 }
 
 func (st *planState) unreachable(err error) {

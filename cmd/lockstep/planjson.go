@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -115,7 +116,7 @@ func lockJSON(l runner.PreviewLock, st *planState) planBlock {
 		fixed = append(fixed, jsonProp{"whole_run", l.Steps == nil}, jsonProp{"steps", steps})
 	}
 	b := planBlock{fixed: fixed, attrs: l.Attrs}
-	if ls, ok := st.Locks[l.Key().Raw]; ok && l.Key().Raw != "" {
+	if ls, ok := st.holders(l.Key().Raw); ok {
 		b.fixed = append(b.fixed, jsonProp{"now", &ls})
 	}
 	return b
@@ -141,7 +142,8 @@ func stepJSON(pi *runner.PreviewInstance, st *planState) planBlock {
 	if k := pi.OnceKey(); k != nil {
 		opt("once_key", toPlanValue(k), true)
 		opt("once", planBlock{attrs: pi.Once}, true)
-		opt("once_marker", st.Onces[k.Raw], k.Raw != "" && st.Onces[k.Raw] != nil)
+		rec, _ := st.once(k.Raw)
+		opt("once_marker", rec, rec != nil)
 	}
 	var checks []planCheck
 	for _, c := range pi.Checks {
@@ -162,40 +164,58 @@ func diagTexts(diags hcl.Diagnostics) []string {
 	return out
 }
 
-// writePlanJSON prints the plan as one JSON document (docs/cli.md). It
-// returns exit code 2 when a step or a workflow-level lock could not be
-// evaluated, else 0.
+// writePlanJSON prints the plan as one JSON document (docs/cli.md): the
+// workflow-level locks, the steps (written as they are evaluated), then the
+// backend and whether it answered. It returns exit code 2 when a step or a
+// workflow-level lock could not be evaluated, else 0.
 func writePlanJSON(w io.Writer, doc *planDoc, lockDiags hcl.Diagnostics) int {
-	st := doc.state
-	out := struct {
-		Backend *planState  `json:"backend"`
-		Locks   []planBlock `json:"locks"`
-		Errors  []string    `json:"errors,omitempty"`
-		Steps   []planBlock `json:"steps"`
-	}{Backend: &planState{Backend: st.Backend, Reachable: st.Reachable, Error: st.Error},
-		Locks: []planBlock{}, Steps: []planBlock{}, Errors: diagTexts(lockDiags)}
+	out := bufio.NewWriterSize(w, 64<<10)
+	defer out.Flush()
 	code := exitOK
 	if lockDiags.HasErrors() {
 		code = exitUsage
 	}
+	st := doc.state
+	locks := []planBlock{}
 	for _, l := range doc.locks {
-		out.Locks = append(out.Locks, lockJSON(l, st))
+		locks = append(locks, lockJSON(l, st))
 	}
-	for _, pi := range doc.instances {
+	io.WriteString(out, "{\n  \"locks\": ")
+	writeIndented(out, locks)
+	if len(lockDiags) > 0 {
+		io.WriteString(out, ",\n  \"errors\": ")
+		writeIndented(out, diagTexts(lockDiags))
+	}
+	io.WriteString(out, ",\n  \"steps\": [")
+	first := true
+	doc.each(func(pi *runner.PreviewInstance) {
 		if pi.Diags.HasErrors() {
 			code = exitUsage
 		}
-		out.Steps = append(out.Steps, stepJSON(pi, st))
+		if !first {
+			io.WriteString(out, ",")
+		}
+		first = false
+		io.WriteString(out, "\n    ")
+		writeIndentedAt(out, stepJSON(pi, st), "    ")
+	})
+	if !first {
+		io.WriteString(out, "\n  ")
 	}
-	var buf bytes.Buffer
-	if err := jsonInto(&buf, out); err != nil {
-		return exitUsage
-	}
-	var indented bytes.Buffer
-	if err := json.Indent(&indented, buf.Bytes(), "", "  "); err != nil {
-		return exitUsage
-	}
-	indented.WriteByte('\n')
-	w.Write(indented.Bytes())
+	io.WriteString(out, "],\n  \"backend\": ")
+	writeIndented(out, &planState{Backend: st.Backend, Reachable: st.Reachable, Error: st.Error})
+	io.WriteString(out, "\n}\n")
 	return code
+}
+
+// writeIndented writes v as JSON indented for a property of the document.
+func writeIndented(w io.Writer, v any) { writeIndentedAt(w, v, "  ") }
+
+func writeIndentedAt(w io.Writer, v any, prefix string) {
+	var buf, ind bytes.Buffer
+	if jsonInto(&buf, v) != nil || json.Indent(&ind, buf.Bytes(), prefix, "  ") != nil {
+		io.WriteString(w, "null")
+		return
+	}
+	w.Write(ind.Bytes())
 }

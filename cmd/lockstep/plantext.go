@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"strings"
@@ -10,12 +11,16 @@ import (
 )
 
 // writePlan prints the plan for people: the workflow-level locks with their
-// scope, then each step instance in order. Every attribute comes from the
-// schema tables of package config, so a new attribute shows up by itself.
-func writePlan(w io.Writer, doc *planDoc) {
-	var b strings.Builder
+// scope, then each step instance in order, as it is evaluated (onDiags gets
+// each instance's diagnostics). Every attribute comes from the schema tables
+// of package config, so a new attribute shows up by itself. It reports
+// whether an instance could not be evaluated.
+func writePlan(w io.Writer, doc *planDoc, onDiags func(*runner.PreviewInstance)) (failed bool) {
+	out := bufio.NewWriterSize(w, 64<<10)
+	defer out.Flush()
 	st := doc.state
-	fmt.Fprintf(&b, "lockstep will run %d step instance(s) in this order:\n", len(doc.instances))
+	var b strings.Builder
+	fmt.Fprintf(&b, "lockstep will run %d step instance(s) in this order:\n", doc.count)
 	if st.Reachable {
 		fmt.Fprintf(&b, "(backend %s: current lock holders and once markers shown)\n", st.Backend)
 	} else {
@@ -29,11 +34,18 @@ func writePlan(w io.Writer, doc *planDoc) {
 		}
 		b.WriteString("\nSteps:\n")
 	}
-	for _, pi := range doc.instances {
+	io.WriteString(out, b.String())
+	doc.each(func(pi *runner.PreviewInstance) {
+		if pi.Diags.HasErrors() {
+			failed = true
+			onDiags(pi)
+		}
+		b.Reset()
 		b.WriteString("\n")
 		writeInstance(&b, pi, st)
-	}
-	io.WriteString(w, b.String())
+		io.WriteString(out, b.String())
+	})
+	return failed
 }
 
 func orUnknown(s string) string {
@@ -72,8 +84,8 @@ func writeWorkflowLock(b *strings.Builder, l runner.PreviewLock, st *planState) 
 		scope = "step." + strings.Join(l.Steps, ", step.")
 	}
 	attrLine(b, "steps", scope)
-	if key := l.Key().Raw; st.Reachable && key != "" {
-		attrLine(b, "", "  "+lockNow(st.Locks[key]))
+	if ls, ok := st.holders(l.Key().Raw); ok {
+		attrLine(b, "", "  "+lockNow(ls))
 	}
 }
 
@@ -97,8 +109,8 @@ func writeInstance(b *strings.Builder, pi *runner.PreviewInstance, st *planState
 			name = "lock " + l.Label
 		}
 		attrLine(b, name, blockLine(l.Attrs))
-		if key := l.Key().Raw; st.Reachable && key != "" {
-			attrLine(b, "", "  "+lockNow(st.Locks[key]))
+		if ls, ok := st.holders(l.Key().Raw); ok {
+			attrLine(b, "", "  "+lockNow(ls))
 		}
 	}
 	if pi.Once != nil {
@@ -127,10 +139,14 @@ func writeInstance(b *strings.Builder, pi *runner.PreviewInstance, st *planState
 }
 
 func writeOnceState(b *strings.Builder, key *runner.PreviewValue, st *planState) {
-	if !st.Reachable || key == nil || key.Raw == "" {
+	if key == nil {
 		return
 	}
-	if rec := st.Onces[key.Raw]; rec != nil {
+	rec, ok := st.once(key.Raw)
+	if !ok {
+		return
+	}
+	if rec != nil {
 		attrLine(b, "", "  marker SET by "+orUnknown(rec.Owner)+" at "+rec.At.UTC().Format(time.RFC3339)+": the step will be skipped")
 	} else {
 		attrLine(b, "", "  marker not set: the step will run")
