@@ -47,6 +47,9 @@ func (w *Workflow) check(getenv func(string) string) hcl.Diagnostics {
 	for _, name := range sortedKeys(w.Locks) {
 		c.workflowLock(w.Locks[name])
 	}
+	if len(w.Locks) > 0 {
+		c.fenceVars()
+	}
 	for _, name := range sortedKeys(w.Outputs) {
 		c.expr(w.Outputs[name].Value, refContext{what: "output", refs: OutputSchema.Attr("value").Refs})
 	}

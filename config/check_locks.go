@@ -1,6 +1,8 @@
 package config
 
 import (
+	"strings"
+
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -51,5 +53,55 @@ func (c *checker) lockRef(r ref, ctx refContext) {
 			"The step %q is not in the scope of the lock %q (declared at %s), so the lock is not held while the "+
 				"step runs. Add step.%s to the lock's steps, or remove this reference.",
 			ctx.step.Name, r.name, c.w.Locks[r.name].DeclRange, ctx.step.Name)
+	}
+}
+
+// EnvName turns a lock name or label into the suffix of its environment
+// variable, LOCKSTEP_FENCING_TOKEN_<SUFFIX>: letters and digits upper-cased,
+// anything else "_".
+func EnvName(name string) string {
+	return strings.Map(func(c rune) rune {
+		switch {
+		case c >= 'a' && c <= 'z':
+			return c - 'a' + 'A'
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			return c
+		}
+		return '_'
+	}, name)
+}
+
+// fenceVars reports two locks held around one step whose fencing tokens
+// would reach it through the same variable: a labelled lock of the step and
+// a workflow-level lock whose scope holds it, or two workflow-level locks
+// with common steps.
+func (c *checker) fenceVars() {
+	names := sortedKeys(c.w.Locks)
+	reported := map[string]bool{}
+	for _, step := range c.stepNames() {
+		seen := map[string]string{} // env suffix → what sets it
+		for _, n := range names {
+			if !c.w.InLockScope(n, step) {
+				continue
+			}
+			if prev, ok := seen[EnvName(n)]; ok {
+				if reported[prev+" "+n] {
+					continue
+				}
+				reported[prev+" "+n] = true
+				c.errorf(c.w.Locks[n].DeclRange, "Conflicting fencing token variable",
+					"The locks %s and lock.%s both hold step.%s and would both set LOCKSTEP_FENCING_TOKEN_%s. "+
+						"Rename one of them.", prev, n, step, EnvName(n))
+				continue
+			}
+			seen[EnvName(n)] = "lock." + n
+		}
+		for _, l := range c.w.Steps[step].Locks {
+			if prev, ok := seen[EnvName(l.Label)]; ok && l.Label != "" {
+				c.errorf(l.DeclRange, "Conflicting fencing token variable",
+					"The lock %q of step.%s and %s would both set LOCKSTEP_FENCING_TOKEN_%s in the step's "+
+						"environment. Rename the label or the workflow-level lock.", l.Label, step, prev, EnvName(l.Label))
+			}
+		}
 	}
 }
