@@ -79,13 +79,6 @@ func (w *Workflow) Dependencies(name string) []string {
 	return w.stepDeps(s, hcl.Expression.Variables)
 }
 
-func (w *Workflow) computeDeps(vars func(hcl.Expression) []hcl.Traversal) {
-	w.deps = make(map[string][]string, len(w.Steps))
-	for name, s := range w.Steps {
-		w.deps[name] = w.stepDeps(s, vars)
-	}
-}
-
 // Order returns every step name in a deterministic topological order: a step
 // comes after all its dependencies; ties are broken by name. The workflow must
 // have loaded without errors (so it has no cycles); steps caught in a cycle

@@ -133,9 +133,6 @@ func EvalIn(ctx *hcl.EvalContext, expr hcl.Expression, want cty.Type) (cty.Value
 	return evalIn(limitsFor(ctx, expr), expr, want)
 }
 
-// evalContext is EvalContext with a fresh evaluation budget (limits.go),
-// for one evaluation.
-func (s *Scope) evalContext() *hcl.EvalContext { return withLimits(s.EvalContext()) }
 
 func evalIn(ctx *hcl.EvalContext, expr hcl.Expression, want cty.Type) (v cty.Value, diags hcl.Diagnostics) {
 	defer func() {

@@ -7,6 +7,24 @@ import "strings"
 // <<-). An unquoted body expands parameters like a double-quoted string; a
 // body whose WORD was quoted is not expanded at all.
 
+// redirect handles a < in a command: << and <<- announce a here-document
+// (<<< is a bash here-string).
+func (l *shellLexer) redirect(text string, i int) int {
+	switch {
+	case strings.HasPrefix(text[i:], "<<<"):
+		return 2
+	case strings.HasPrefix(text[i:], "<<"):
+		strip := strings.HasPrefix(text[i:], "<<-")
+		l.opPending = true
+		l.heredocs = append(l.heredocs, shellFrame{kind: frameHeredoc, strip: strip})
+		if strip {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
 // heredocWord reads the delimiter of the here-document announced last.
 func (l *shellLexer) heredocWord(text string, i int) int {
 	l.opPending = false

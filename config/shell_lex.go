@@ -172,39 +172,11 @@ func (l *shellLexer) commandChar(text string, i int, f *shellFrame, wasDollar bo
 		if !l.word {
 			l.push(shellFrame{kind: frameComment})
 		}
-	case '(':
-		word = false
-		if !l.word && strings.HasPrefix(text[i:], "((") {
-			l.push(shellFrame{kind: frameArith})
-			return 1
-		}
-		if f != nil && f.kind == frameCommand {
-			f.depth++
-		}
-	case ')':
-		word = false
-		if f != nil && f.kind == frameCommand {
-			if f.depth == 0 {
-				l.pop()
-				word = true
-			} else {
-				f.depth--
-			}
-		}
+	case '(', ')':
+		return l.paren(text, i, f)
 	case '<':
-		word = false
-		if strings.HasPrefix(text[i:], "<<<") {
-			return 2
-		}
-		if strings.HasPrefix(text[i:], "<<") {
-			strip := strings.HasPrefix(text[i:], "<<-")
-			l.opPending = true
-			l.heredocs = append(l.heredocs, shellFrame{kind: frameHeredoc, strip: strip})
-			if strip {
-				return 2
-			}
-			return 1
-		}
+		l.word = false
+		return l.redirect(text, i)
 	case '\n':
 		word = false
 		l.newline()
@@ -325,4 +297,30 @@ func (l *shellLexer) interpolated() {
 	if f := l.top(); f != nil && f.kind == frameHeredoc {
 		l.line.WriteByte(0)
 	}
+}
+
+// paren handles ( and ) in a command: (( at the start of a command is
+// bash's arithmetic; in $( ) parentheses nest until the closing one.
+func (l *shellLexer) paren(text string, i int, f *shellFrame) int {
+	atStart := !l.word
+	l.word = false
+	if text[i] == '(' {
+		if atStart && strings.HasPrefix(text[i:], "((") {
+			l.push(shellFrame{kind: frameArith})
+			return 1
+		}
+		if f != nil && f.kind == frameCommand {
+			f.depth++
+		}
+		return 0
+	}
+	if f != nil && f.kind == frameCommand {
+		if f.depth == 0 {
+			l.pop()
+			l.word = true
+		} else {
+			f.depth--
+		}
+	}
+	return 0
 }
