@@ -115,4 +115,3 @@ func (c *checker) eachRef(r ref, ctx refContext) {
 			"The each object has only the attributes key and value.%s", didYouMean(r.name, []string{"key", "value"}))
 	}
 }
-

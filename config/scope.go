@@ -133,7 +133,6 @@ func EvalIn(ctx *hcl.EvalContext, expr hcl.Expression, want cty.Type) (cty.Value
 	return evalIn(limitsFor(ctx, expr), expr, want)
 }
 
-
 func evalIn(ctx *hcl.EvalContext, expr hcl.Expression, want cty.Type) (v cty.Value, diags hcl.Diagnostics) {
 	defer func() {
 		if r := recover(); r != nil {
