@@ -9,7 +9,9 @@ import (
 
 // Attrs holds the attributes of one decoded block as written: an expression
 // per attribute of the block's schema, nil when the attribute is absent.
-// Values exist only when a Scope evaluates them (Scope.EvalAttrs).
+// Values exist only when a Scope evaluates them (Scope.EvalAttrs). Static
+// attributes (description, depends_on, steps, …) are decoded when the
+// workflow is loaded, into fields of their block, and not kept here.
 type Attrs struct {
 	schema *Block
 	exprs  []hcl.Expression
@@ -51,16 +53,16 @@ func decodeAttrs(schema *Block, content *hcl.BodyContent) Attrs {
 		if !ok {
 			continue
 		}
+		if schema.Attrs[i].Static() {
+			continue
+		}
 		if out.exprs == nil {
 			out.exprs = make([]hcl.Expression, len(schema.Attrs))
 		}
-		out.exprs[i] = a.Expr
-		if !schema.Attrs[i].Static() {
-			// A JSON string becomes the template it holds, as native syntax
-			// has it: same value, and templates can then be compiled (shell),
-			// bounded (limits.go) and compared (check_scopes.go).
-			out.exprs[i] = nativeTemplate(a.Expr)
-		}
+		// A JSON string becomes the template it holds, as native syntax has
+		// it: same value, and templates can then be compiled (shell),
+		// bounded (limits.go) and compared (check_scopes.go).
+		out.exprs[i] = nativeTemplate(a.Expr)
 	}
 	return out
 }
@@ -88,14 +90,14 @@ func decodeNative(schema *Block, body *hclsyntax.Body) (Attrs, *hcl.BodyContent,
 		if !ok {
 			return Attrs{}, nil, false
 		}
+		content.Attributes[name] = a.AsHCLAttribute()
+		if schema.Attrs[i].Static() {
+			continue
+		}
 		if out.exprs == nil {
 			out.exprs = make([]hcl.Expression, len(schema.Attrs))
 		}
-		out.exprs[i] = a.Expr
-		if !schema.Attrs[i].Static() {
-			out.exprs[i] = compact(a.Expr)
-		}
-		content.Attributes[name] = a.AsHCLAttribute()
+		out.exprs[i] = compact(a.Expr)
 	}
 	for _, a := range schema.Attrs {
 		if _, ok := body.Attributes[a.Name]; a.Required && !ok {

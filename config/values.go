@@ -52,8 +52,10 @@ func (a *Attribute) Label() string {
 // reports problems on rng. A valid known value can be turned into its Go
 // value with GoValue.
 func (a *Attribute) Check(v cty.Value, rng hcl.Range) hcl.Diagnostics {
-	v, marks := v.UnmarkDeep()
-	sensitive := len(marks) > 0
+	sensitive := v.ContainsMarked()
+	if sensitive {
+		v, _ = v.UnmarkDeep()
+	}
 	switch a.Type {
 	case TypeKey:
 		return a.checkKey(v, sensitive, rng)
@@ -226,7 +228,9 @@ func checkForEach(v cty.Value, sensitive bool, rng hcl.Range) hcl.Diagnostics {
 // []string (TypeArgv), map[string]string (TypeStringMap), else cty.Value.
 // Marks are dropped; the caller keeps track of sensitivity.
 func (a *Attribute) GoValue(v cty.Value) any {
-	v, _ = v.UnmarkDeep()
+	if v.ContainsMarked() {
+		v, _ = v.UnmarkDeep()
+	}
 	switch a.Type {
 	case TypeString, TypeKey, TypeEnum, TypeShell, TypeText:
 		return v.AsString()
