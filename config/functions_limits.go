@@ -132,6 +132,9 @@ func estimateReplace(alwaysRegex bool) func(args []cty.Value) int {
 		if re == nil {
 			return 0 // the function reports the bad pattern itself
 		}
+		if lit, complete := re.LiteralPrefix(); complete && lit != "" {
+			return len(s) + strings.Count(s, lit)*len(repl)
+		}
 		matches := 0
 		for i := 0; i <= len(s) && len(s)+matches*len(repl) <= MaxValueSize; matches++ {
 			loc := re.FindStringIndex(s[i:])
