@@ -129,7 +129,7 @@ func writeInstance(b *strings.Builder, pi *runner.PreviewInstance, st *planState
 		if a.Set {
 			attrLine(b, a.Name, a.Value.String())
 		}
-		if a.Name == "shell" && a.Set && pi.ShellArgs != nil {
+		if a.Name == "shell" && a.Set && pi.ShellArgs != nil && pi.ShellArgs.Text != "[]" {
 			attrLine(b, "shell args", pi.ShellArgs.String())
 		}
 	}
