@@ -92,6 +92,8 @@ func toPlanValue(v *runner.PreviewValue) *planValue {
 	switch {
 	case out.Known && json.Valid([]byte(v.Text)):
 		out.Value = json.RawMessage(v.Text)
+	case out.Known && v.Default:
+		out.Value = json.RawMessage("null") // absent, no default: "(no limit)", "(forever)"
 	case out.Known:
 		out.Value, _ = json.Marshal(v.Text)
 	}
