@@ -46,7 +46,8 @@ type backendDecoder struct {
 
 // decodeSettings decodes the lockstep block; file functions in it resolve
 // relative paths against dir, the workflow directory, as everywhere else.
-func decodeSettings(b *hcl.Block, dir string, getenv func(string) string) (*Settings, hcl.Diagnostics) {
+func decodeSettings(b *hcl.Block, files fileSystem, dir string, getenv func(string) string) (*Settings, hcl.Diagnostics) {
+	instrumentBody(b.Body) // evaluated now, before the checks instrument everything else
 	s := &Settings{DeclRange: b.DefRange}
 	content, diags := b.Body.Content(settingsSchema)
 	for _, bb := range content.Blocks {
@@ -59,7 +60,7 @@ func decodeSettings(b *hcl.Block, dir string, getenv func(string) string) (*Sett
 			})
 			continue
 		}
-		d := &backendDecoder{ctx: &hcl.EvalContext{Functions: Functions(dir, getenv)}}
+		d := &backendDecoder{ctx: &hcl.EvalContext{Functions: functionsFS(files, dir, getenv)}}
 		s.Backend = d.backend(bb)
 		diags = append(diags, d.diags...)
 	}
@@ -154,7 +155,8 @@ func (d *backendDecoder) value(c *hcl.BodyContent, name string, want cty.Type) c
 	if !ok {
 		return cty.NullVal(want)
 	}
-	v, diags := a.Expr.Value(d.ctx)
+	v, diags := a.Expr.Value(withLimits(d.ctx))
+	diags = sizeDiags(diags)
 	d.diags = append(d.diags, diags...)
 	if diags.HasErrors() {
 		return cty.NullVal(want)

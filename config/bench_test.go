@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -80,29 +82,70 @@ func TestGeneratedWorkflowIsValid(t *testing.T) {
 }
 
 // BenchmarkLoad measures Load (read, parse, decode and every static check,
-// including evaluation against unknowns) of a 1,000-step workflow.
+// including evaluation against unknowns: what validate does) of generated
+// 1,000- and 10,000-step workflows, and in the same run the floor: reading
+// and parsing the same file with hclsyntax alone, no decoding or checks.
+// It reports both per operation (ms, MB allocated) and load/floor.
 func BenchmarkLoad(b *testing.B) {
-	dir := writeGenerated(b, 1000)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, diags := Load(dir, nil); diags.HasErrors() {
-			b.Fatal(diags.Error())
-		}
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("steps=%d", n), func(b *testing.B) {
+			dir := writeGenerated(b, n)
+			var load, floor measure
+			for b.Loop() {
+				floor.run(func() { parseFloor(b, dir) })
+				load.run(func() {
+					if _, diags := Load(dir, nil); diags.HasErrors() {
+						b.Fatal(diags.Error())
+					}
+				})
+			}
+			load.report(b, "load")
+			floor.report(b, "floor")
+			b.ReportMetric(float64(load.d)/float64(floor.d), "load/floor")
+		})
 	}
 }
 
-// BenchmarkParseFloor is the floor for BenchmarkLoad: reading and parsing
-// the same file with hclsyntax alone, no decoding or checks.
+// BenchmarkParseFloor is the floor of BenchmarkLoad on its own, at 1,000
+// steps.
 func BenchmarkParseFloor(b *testing.B) {
 	dir := writeGenerated(b, 1000)
 	b.ReportAllocs()
 	for b.Loop() {
-		src, err := os.ReadFile(filepath.Join(dir, "main.hcl"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, diags := hclsyntax.ParseConfig(src, "main.hcl", hcl.InitialPos); diags.HasErrors() {
-			b.Fatal(diags.Error())
-		}
+		parseFloor(b, dir)
 	}
+}
+
+func parseFloor(b *testing.B, dir string) {
+	src, err := os.ReadFile(filepath.Join(dir, "main.hcl"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, diags := hclsyntax.ParseConfig(src, "main.hcl", hcl.InitialPos); diags.HasErrors() {
+		b.Fatal(diags.Error())
+	}
+}
+
+// measure adds up the time and the bytes allocated by the runs of one part
+// of a benchmark.
+type measure struct {
+	d     time.Duration
+	alloc uint64
+	n     int
+}
+
+func (m *measure) run(f func()) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	f()
+	m.d += time.Since(start)
+	runtime.ReadMemStats(&after)
+	m.alloc += after.TotalAlloc - before.TotalAlloc
+	m.n++
+}
+
+func (m *measure) report(b *testing.B, name string) {
+	b.ReportMetric(float64(m.d.Microseconds())/float64(m.n)/1000, name+"-ms")
+	b.ReportMetric(float64(m.alloc)/float64(m.n)/(1<<20), name+"-MB-alloc")
 }

@@ -20,13 +20,15 @@ type checker struct {
 	bad   map[hcl.Expression]bool
 	vars  map[hcl.Expression][]hcl.Traversal // each checked expression's references
 	diags hcl.Diagnostics
+	names []string // sorted step names, for suggestions
 }
 
 // refContext says where an expression sits, which decides what it may use.
 type refContext struct {
-	what      string // "local value", "step", "output", "variable validation", "for_each"
+	what      string // "local value", "step", "output", "variable validation", "for_each", "lock"
 	step      *Step  // the enclosing step, if any
 	variable  string // the variable a validation belongs to
+	refs      Refs   // what the attribute may refer to, from its schema
 	allowEach bool
 }
 
@@ -35,20 +37,21 @@ type refContext struct {
 func (w *Workflow) check(getenv func(string) string) hcl.Diagnostics {
 	c := &checker{w: w, bad: map[hcl.Expression]bool{}, vars: map[hcl.Expression][]hcl.Traversal{}}
 	for _, name := range sortedKeys(w.Locals) {
-		c.expr(w.Locals[name].Expr, refContext{what: "local value"})
+		l := w.Locals[name]
+		c.vars[l.Expr] = c.expr(l.Expr, refContext{what: "local value"})
 	}
-	for _, name := range sortedKeys(w.Steps) {
-		s := w.Steps[name]
-		c.dependsOn(s)
-		c.expr(s.ForEach, refContext{what: "for_each", step: s})
-		for _, e := range s.Expressions() {
-			if e != s.ForEach {
-				c.expr(e, refContext{what: "step", step: s, allowEach: s.ForEach != nil})
-			}
-		}
+	w.deps = make(map[string][]string, len(w.Steps))
+	for _, name := range c.stepNames() {
+		w.deps[name] = c.step(w.Steps[name])
+	}
+	for _, name := range sortedKeys(w.Locks) {
+		c.workflowLock(w.Locks[name])
+	}
+	if len(w.Locks) > 0 {
+		c.fenceVars()
 	}
 	for _, name := range sortedKeys(w.Outputs) {
-		c.expr(w.Outputs[name].Value, refContext{what: "output"})
+		c.expr(w.Outputs[name].Value, refContext{what: "output", refs: OutputSchema.Attr("value").Refs})
 	}
 	for _, name := range sortedKeys(w.Variables) {
 		for _, v := range w.Variables[name].Validations {
@@ -56,12 +59,6 @@ func (w *Workflow) check(getenv func(string) string) hcl.Diagnostics {
 			c.expr(v.ErrorMessage, refContext{what: "variable validation", variable: name})
 		}
 	}
-	w.computeDeps(func(e hcl.Expression) []hcl.Traversal {
-		if trs, ok := c.vars[e]; ok {
-			return trs
-		}
-		return e.Variables()
-	})
 	c.stepCycles()
 	c.localCycles()
 	c.diags = append(c.diags, c.typesWithDeadline(getenv)...)
@@ -125,27 +122,76 @@ func (c *checker) errorf(rng hcl.Range, summary, format string, args ...any) {
 	})
 }
 
-func (c *checker) dependsOn(s *Step) {
+// step checks the references of every attribute of s, each by what its
+// schema allows, and returns the steps s depends on: depends_on and the
+// steps its attributes refer to (declared ones, not itself), sorted.
+func (c *checker) step(s *Step) []string {
+	c.stepList(s.DependsOn, s)
+	seen := map[string]bool{}
 	for _, tr := range s.DependsOn {
+		seen[parseRef(tr).name] = true
+	}
+	s.EachAttr(func(a *Attribute, e hcl.Expression) {
+		ctx := refContext{what: "step", step: s, refs: a.Refs, allowEach: s.ForEach != nil && a.Refs&RefEach != 0}
+		if a.Type == TypeForEach {
+			ctx.what = "for_each"
+		}
+		for _, tr := range c.expr(e, ctx) {
+			if r := parseRef(tr); a.Refs&RefSteps != 0 && r.root == "step" {
+				seen[r.name] = true
+			}
+		}
+	})
+	delete(seen, s.Name)
+	for n := range seen {
+		if _, ok := c.w.Steps[n]; !ok {
+			delete(seen, n)
+		}
+	}
+	return sortedKeys(seen)
+}
+
+// stepList checks a list of step.NAME references: depends_on of step self,
+// or a workflow-level lock's steps (self nil).
+func (c *checker) stepList(list []hcl.Traversal, self *Step) {
+	for _, tr := range list {
 		r := parseRef(tr)
 		switch _, ok := c.w.Steps[r.name]; {
-		case r.name == s.Name:
-			c.errorf(r.rng, "Self-referential step", "The step %q depends on itself.", s.Name)
+		case self != nil && r.name == self.Name:
+			c.errorf(r.rng, "Self-referential step", "The step %q depends on itself.", self.Name)
 		case !ok:
 			c.errorf(r.rng, "Reference to undeclared step",
-				"No step named %q is declared in this workflow.%s", r.name, didYouMean(r.name, sortedKeys(c.w.Steps)))
+				"No step named %q is declared in this workflow.%s", r.name, didYouMean(r.name, c.stepNames()))
 		}
 	}
 }
 
-// expr checks the references and function calls of e; a nil e is fine.
-func (c *checker) expr(e hcl.Expression, ctx refContext) {
+// stepNames is the sorted list of step names, computed once.
+func (c *checker) stepNames() []string {
+	if c.names == nil {
+		c.names = sortedKeys(c.w.Steps)
+	}
+	return c.names
+}
+
+// workflowLock checks a workflow-level lock: its steps and the references of
+// its attributes.
+func (c *checker) workflowLock(l *WorkflowLock) {
+	c.stepList(l.Steps, nil)
+	l.Attrs.Each(func(a *Attribute, e hcl.Expression) {
+		c.expr(e, refContext{what: "lock", refs: a.Refs})
+	})
+}
+
+// expr checks the references and function calls of e (a nil e is fine) and
+// returns its references. It also instruments e's templates and for
+// expressions for the evaluation limits (limits.go), in the same walk.
+func (c *checker) expr(e hcl.Expression, ctx refContext) []hcl.Traversal {
 	if e == nil {
-		return
+		return nil
 	}
 	n := len(c.diags)
 	trs := e.Variables()
-	c.vars[e] = trs
 	for _, tr := range trs {
 		c.ref(parseRef(tr), ctx)
 	}
@@ -153,6 +199,7 @@ func (c *checker) expr(e hcl.Expression, ctx refContext) {
 	if len(c.diags) > n {
 		c.bad[e] = true
 	}
+	return trs
 }
 
 var (
@@ -173,15 +220,17 @@ func knownFunction(name string) (bool, []string) {
 }
 
 // functions reports calls to unknown functions in native-syntax expressions
-// (JSON expressions are caught when they are evaluated).
+// (JSON expressions are caught when they are evaluated), and instruments the
+// expression for the evaluation limits.
 func (c *checker) functions(e hcl.Expression) {
 	node, ok := e.(hclsyntax.Node)
 	if !ok {
 		return
 	}
 	hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
+		instrumentNode(n)
 		call, ok := n.(*hclsyntax.FunctionCallExpr)
-		if !ok {
+		if !ok || call.Name == limitFuncName {
 			return nil
 		}
 		if known, all := knownFunction(call.Name); !known {
@@ -190,112 +239,6 @@ func (c *checker) functions(e hcl.Expression) {
 		}
 		return nil
 	})
-}
-
-var rootNames = []string{"var", "local", "step", "each", "path"}
-
-func (c *checker) ref(r ref, ctx refContext) {
-	switch r.root {
-	case "var":
-		c.varRef(r, ctx)
-	case "local":
-		if ctx.what == "variable validation" {
-			c.errorf(r.rng, "Invalid reference in variable validation",
-				"A validation rule of the variable %q may refer only to var.%s; local values are not known yet when variables are checked.",
-				ctx.variable, ctx.variable)
-			return
-		}
-		c.named(r, "local value", "local", c.w.Locals[r.name] != nil, func() []string { return sortedKeys(c.w.Locals) })
-	case "step":
-		c.stepRef(r, ctx)
-	case "each":
-		c.eachRef(r, ctx)
-	case "path":
-		if r.name != "root" && r.name != "cwd" {
-			c.errorf(r.rng, "Invalid path attribute",
-				"The path object has only the attributes root (the workflow directory) and cwd (the current directory).%s",
-				didYouMean(r.name, []string{"root", "cwd"}))
-		}
-	default:
-		c.errorf(r.rng, "Unknown reference",
-			"There is no object named %q. References start with var., local., step., each. or path.%s",
-			r.root, didYouMean(r.root, rootNames))
-	}
-}
-
-func (c *checker) varRef(r ref, ctx refContext) {
-	if !c.named(r, "variable", "var", c.w.Variables[r.name] != nil, func() []string { return sortedKeys(c.w.Variables) }) {
-		return
-	}
-	if ctx.what == "variable validation" && r.name != ctx.variable {
-		c.errorf(r.rng, "Invalid reference in variable validation",
-			"A validation rule of the variable %q may refer only to var.%s, not to var.%s.", ctx.variable, ctx.variable, r.name)
-	}
-}
-
-// named checks a var.NAME or local.NAME reference; it reports and returns
-// false when the name is missing or undeclared.
-func (c *checker) named(r ref, kind, root string, ok bool, declared func() []string) bool {
-	if r.name == "" {
-		c.errorf(r.rng, "Invalid reference",
-			"The %s object cannot be used on its own; refer to one %s by name, such as %s.name.", root, kind, root)
-		return false
-	}
-	if !ok {
-		c.errorf(r.nameR, "Reference to undeclared "+kind,
-			"No %s named %q is declared in this workflow.%s", kind, r.name, didYouMean(r.name, declared()))
-		return false
-	}
-	return true
-}
-
-func (c *checker) stepRef(r ref, ctx refContext) {
-	switch ctx.what {
-	case "local value", "variable validation":
-		c.errorf(r.rng, "Invalid reference in "+ctx.what,
-			"A %s is evaluated before any step runs, so it cannot refer to step results.", ctx.what)
-		return
-	}
-	if !c.named(r, "step", "step", c.w.Steps[r.name] != nil, func() []string { return sortedKeys(c.w.Steps) }) {
-		return
-	}
-	target := c.w.Steps[r.name]
-	if ctx.step != nil && r.name == ctx.step.Name {
-		c.errorf(r.rng, "Self-referential step",
-			"The step %q refers to its own result, which does not exist until it has run.", r.name)
-		return
-	}
-	switch {
-	case r.index && target.ForEach == nil:
-		c.errorf(r.rng, "Unexpected step instance key",
-			"The step %q has no for_each, so it has no instances to index; use step.%s.ATTR.", r.name, r.name)
-	case !r.index && r.attr != "" && target.ForEach != nil:
-		c.errorf(r.rng, "Missing step instance key",
-			"The step %q has for_each, so its results must be addressed by key, such as step.%s[\"key\"].%s.",
-			r.name, r.name, r.attr)
-	case r.attr != "" && !contains(StepAttributes, r.attr):
-		c.errorf(r.rng, "Invalid step attribute",
-			"A step result has only the attributes status, exit_code and output; %q is not one of them.%s",
-			r.attr, didYouMean(r.attr, StepAttributes))
-	}
-}
-
-func (c *checker) eachRef(r ref, ctx refContext) {
-	switch {
-	case ctx.what == "for_each":
-		c.errorf(r.rng, "Invalid reference in for_each",
-			"The for_each argument decides the instances, so it cannot refer to each, which exists only inside them.")
-	case !ctx.allowEach:
-		where := map[string]string{
-			"step": "a step without for_each", "output": "an output", "local value": "a local value",
-			"variable validation": "a variable validation",
-		}[ctx.what]
-		c.errorf(r.rng, `Reference to "each" outside for_each`,
-			"The each object exists only in a step that sets for_each; this reference is in %s.", where)
-	case r.name != "key" && r.name != "value":
-		c.errorf(r.rng, "Invalid each attribute",
-			"The each object has only the attributes key and value.%s", didYouMean(r.name, []string{"key", "value"}))
-	}
 }
 
 func contains(list []string, s string) bool {

@@ -3,45 +3,36 @@ package config
 import (
 	"errors"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
 )
-
-// Minimum durations checked at validate time.
-const (
-	MinLockTTL = time.Second // a lock's ttl
-	MinOnceTTL = time.Second // a once marker's ttl
-)
-
-// OnBusyValues are the values a lock's on_busy may take.
-var OnBusyValues = []string{"wait", "skip", "fail"}
 
 // types evaluates every expression not already reported in a scope of
 // unknowns (variables of their declared types, step results, each), the way
 // packer validates, so type mistakes show up without running anything.
 func (c *checker) types(getenv func(string) string, stop *atomic.Bool) {
-	scope := &Scope{BaseDir: c.w.Dir, Cwd: c.w.Dir, Variables: c.w.UnknownVariables(), Getenv: getenv}
-	scope.funcs = stoppable(Functions(c.w.Dir, getenv), stop)
+	scope := &Scope{BaseDir: c.w.Dir, Cwd: c.w.Dir, Variables: c.w.UnknownVariables(), Getenv: getenv, FS: c.w.FS()}
+	scope.funcs = stoppable(functionsFS(c.w.files, c.w.Dir, getenv), stop)
 	scope.Locals = map[string]cty.Value{}
-	for _, name := range c.w.localOrder() {
-		scope.Locals[name] = cty.DynamicVal
-		if e := c.w.Locals[name].Expr; !c.bad[e] {
-			v, _ := c.eval(scope.EvalContext(), e, cty.DynamicPseudoType)
-			scope.Locals[name] = v
-		}
-	}
+	c.diags = append(c.diags, c.w.evalLocals(scope.EvalContext(), scope.Locals, func(e hcl.Expression) bool { return c.bad[e] })...)
 	scope.Steps = map[string]cty.Value{}
 	for name, s := range c.w.Steps {
 		scope.Steps[name] = UnknownStepResult(s.ForEach != nil)
+	}
+	scope.Locks = map[string]cty.Value{}
+	for name := range c.w.Locks {
+		scope.Locks[name] = UnknownLockValue(cty.UnknownVal(cty.String))
 	}
 	base := scope.EvalContext()
 	for _, name := range sortedKeys(c.w.Steps) {
 		c.stepTypes(base, c.w.Steps[name])
 	}
+	for _, name := range sortedKeys(c.w.Locks) {
+		c.block(base, base, c.w.Locks[name].Attrs)
+	}
+	c.scopeConflicts(base)
 	for _, name := range sortedKeys(c.w.Outputs) {
 		c.eval(base, c.w.Outputs[name].Value, cty.DynamicPseudoType)
 	}
@@ -80,7 +71,7 @@ func (c *checker) eval(ctx *hcl.EvalContext, e hcl.Expression, want cty.Type) (c
 	if e == nil || c.bad[e] {
 		return cty.UnknownVal(want), false
 	}
-	v, d := evalIn(ctx, e, want)
+	v, d := evalIn(limitsFor(ctx, e), e, want)
 	c.diags = append(c.diags, d...)
 	return v, !d.HasErrors()
 }
@@ -88,124 +79,69 @@ func (c *checker) eval(ctx *hcl.EvalContext, e hcl.Expression, want cty.Type) (c
 func (c *checker) stepTypes(base *hcl.EvalContext, s *Step) {
 	ctx := base
 	if s.ForEach != nil {
-		c.forEach(base, s.ForEach)
 		ctx = base.NewChild()
 		ctx.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{
 			"key": cty.UnknownVal(cty.String), "value": cty.DynamicVal,
 		})}
 	}
-	c.command(ctx, s.Command)
-	c.eval(ctx, s.Shell, cty.String)
-	c.eval(ctx, s.Env, cty.Map(cty.String))
-	c.eval(ctx, s.Dir, cty.String)
-	c.duration(ctx, s.Timeout, time.Millisecond)
-	c.duration(ctx, s.KillTimeout, 0)
+	c.block(ctx, base, s.Attrs)
 	for _, l := range s.Locks {
-		c.key(ctx, l.Key, "lock")
-		c.duration(ctx, l.TTL, MinLockTTL)
-		c.duration(ctx, l.Timeout, 0)
-		c.onBusy(ctx, l.OnBusy)
-		c.atLeastOne(ctx, l.Limit, "Invalid lock limit", "The limit of a lock is how many holders it admits at once")
+		c.block(ctx, nil, l.Attrs)
 	}
 	if s.Once != nil {
-		c.key(ctx, s.Once.Key, "once")
-		c.duration(ctx, s.Once.TTL, MinOnceTTL)
+		c.block(ctx, nil, s.Once.Attrs)
 	}
 	for _, ch := range s.Checks {
-		c.eval(ctx, ch.Condition, cty.Bool)
-		c.command(ctx, ch.Command)
+		c.block(ctx, nil, ch.Attrs)
 	}
 	if s.Retry != nil {
-		c.atLeastOne(ctx, s.Retry.Attempts, "Invalid retry attempts", "The attempts of a retry block count every run of the step, the first included")
-		c.duration(ctx, s.Retry.Delay, 0)
+		c.block(ctx, nil, s.Retry.Attrs)
 	}
 }
 
-func (c *checker) forEach(ctx *hcl.EvalContext, e hcl.Expression) {
-	v, ok := c.eval(ctx, e, cty.DynamicPseudoType)
+// block evaluates every attribute of a block against unknowns and checks
+// each value, then the block's rule, as the runner will when they are
+// known. for_each is evaluated in outer (each does not exist there yet).
+func (c *checker) block(ctx, outer *hcl.EvalContext, attrs Attrs) {
+	b := attrs.Schema()
+	vals, rngs := make([]cty.Value, len(b.Attrs)), make([]hcl.Range, len(b.Attrs))
+	attrs.Each(func(a *Attribute, e hcl.Expression) {
+		at := ctx
+		if a.Type == TypeForEach {
+			at = outer
+		}
+		if v, ok := c.attr(at, a, e); ok {
+			i := b.index[a.Name]
+			vals[i], rngs[i] = v, e.Range()
+		}
+	})
+	c.diags = append(c.diags, b.CheckRule(b.getter(vals, rngs))...)
+}
+
+// attr evaluates e, the expression of attribute a, against unknowns and
+// checks its value as the runner will when it is known. It returns the
+// value and whether it passed.
+func (c *checker) attr(ctx *hcl.EvalContext, a *Attribute, e hcl.Expression) (cty.Value, bool) {
+	if a.Type == TypeShell {
+		c.shell(ctx, e)
+		return cty.NilVal, false
+	}
+	v, ok := c.eval(ctx, e, a.CtyType())
 	if !ok {
-		return
+		return cty.NilVal, false
 	}
-	ty := v.Type()
-	valid := ty == cty.DynamicPseudoType || ty.IsMapType() || ty.IsObjectType() ||
-		(ty.IsSetType() && (ty.ElementType() == cty.String || ty.ElementType() == cty.DynamicPseudoType))
-	if !valid {
-		c.errorf(e.Range(), "Invalid for_each argument",
-			"The for_each argument must be a map or a set of strings, but this value is %s. "+
-				"Use toset() to make a set from a list of strings.", friendly(ty))
-		return
-	}
-	if v.IsKnown() && v.IsNull() {
-		c.errorf(e.Range(), "Invalid for_each argument", "The for_each argument must not be null.")
-	}
+	d := a.Check(v, e.Range())
+	c.diags = append(c.diags, d...)
+	return v, !d.HasErrors()
 }
 
-// key checks a lock or once key: a string, and not empty when known.
-func (c *checker) key(ctx *hcl.EvalContext, e hcl.Expression, kind string) {
-	v, ok := c.eval(ctx, e, cty.String)
-	if ok && v.IsKnown() && (v.IsNull() || v.AsString() == "") {
-		c.errorf(e.Range(), "Empty "+kind+" key", "A %s key names what is coordinated, so it must be a non-empty string.", kind)
-	}
-}
-
-func (c *checker) command(ctx *hcl.EvalContext, e hcl.Expression) {
-	v, ok := c.eval(ctx, e, cty.List(cty.String))
-	if ok && v.IsKnown() && (v.IsNull() || v.LengthInt() == 0) {
-		c.errorf(e.Range(), "Empty command", "A command must name at least the program to run.")
-	}
-}
-
-// duration checks e as a duration of at least min when its value is known,
-// and that it is a string when it is not.
-func (c *checker) duration(ctx *hcl.EvalContext, e hcl.Expression, min time.Duration) {
-	v, ok := c.eval(ctx, e, cty.DynamicPseudoType)
-	if !ok {
+// shell compiles a shell template against unknowns, reporting
+// interpolations that could not reach the shell as data and evaluation
+// errors in every branch of its directives.
+func (c *checker) shell(ctx *hcl.EvalContext, e hcl.Expression) {
+	if c.bad[e] {
 		return
 	}
-	if v.IsKnown() {
-		_, d := ParseDuration(v, e.Range(), min)
-		c.diags = append(c.diags, d...)
-		return
-	}
-	if v.Type() == cty.Number {
-		// ParseDuration would only say "not known yet" of an unknown number
-		// (var.n with type = number); the mistake is the type.
-		c.errorf(e.Range(), "Invalid duration",
-			"This value is a number, and a number is not a duration: write a string with a unit, such as \"30s\".")
-		return
-	}
-	if _, err := convert.Convert(cty.UnknownVal(v.Type()), cty.String); err != nil {
-		c.errorf(e.Range(), "Invalid duration", "A duration must be a string such as \"30s\" or \"1h30m\": %s.", errText(err))
-	}
-}
-
-func (c *checker) onBusy(ctx *hcl.EvalContext, e hcl.Expression) {
-	v, ok := c.eval(ctx, e, cty.String)
-	if !ok || !v.IsKnown() {
-		return
-	}
-	if v.IsNull() {
-		c.errorf(e.Range(), "Invalid on_busy value", "The on_busy argument must be \"wait\", \"skip\" or \"fail\", not null.")
-		return
-	}
-	if s := v.AsString(); !contains(OnBusyValues, s) {
-		c.errorf(e.Range(), "Invalid on_busy value",
-			"The on_busy argument must be \"wait\", \"skip\" or \"fail\"; %q is none of them.%s", s, didYouMean(s, OnBusyValues))
-	}
-}
-
-// atLeastOne checks e as a whole number of at least 1.
-func (c *checker) atLeastOne(ctx *hcl.EvalContext, e hcl.Expression, summary, why string) {
-	v, ok := c.eval(ctx, e, cty.Number)
-	if !ok || !v.IsKnown() {
-		return
-	}
-	if v.IsNull() {
-		c.errorf(e.Range(), summary, "%s, so it must be a whole number from 1 to 1048576, not null.", why)
-		return
-	}
-	bf := v.AsBigFloat()
-	if n, _ := bf.Int64(); !bf.IsInt() || n < 1 || n > 1<<20 {
-		c.errorf(e.Range(), summary, "%s, so it must be a whole number from 1 to 1048576; it is %s.", why, bf.Text('g', 10))
-	}
+	_, diags := compileShell(withLimits(ctx), e, true)
+	c.diags = append(c.diags, sizeDiags(diags)...)
 }

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"io/fs"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/zclconf/go-cty/cty"
@@ -25,10 +27,21 @@ type Workflow struct {
 	Locals    map[string]*Local
 	Steps     map[string]*Step
 	Outputs   map[string]*Output
+	// Locks are the workflow-level lock blocks by name.
+	Locks map[string]*WorkflowLock
 
 	// deps caches each step's dependencies once the workflow is checked.
 	deps map[string][]string
+	// files is the file system the workflow was read from.
+	files fileSystem
+	// displayDir is the workflow directory as the path given to Load spells
+	// it, for naming variable files in diagnostics.
+	displayDir string
 }
+
+// FS returns the file system the workflow was read from (LoadOptions.FS);
+// nil means the OS. A Scope for the workflow should read through it.
+func (w *Workflow) FS() fs.FS { return w.files.fsys }
 
 // Settings is the lockstep block.
 type Settings struct {
@@ -109,54 +122,59 @@ type Local struct {
 	DeclRange hcl.Range
 }
 
-// Step is a step block. Expression fields are nil when the attribute is absent.
+// Step is a step block. Its attributes are in Attrs, by StepSchema;
+// description and depends_on are decoded when the workflow is loaded.
 type Step struct {
 	Name        string
 	Description string
 	DependsOn   []hcl.Traversal // each is step.NAME
-	ForEach     hcl.Expression
-	Command     hcl.Expression // list(string)
-	Shell       hcl.Expression // string
-	Env         hcl.Expression // map(string)
-	Dir         hcl.Expression // string
-	Timeout     hcl.Expression // duration string
-	KillTimeout hcl.Expression // duration string
-	Locks       []*Lock
-	Once        *Once
-	Checks      []*Check
-	Retry       *Retry
-	DeclRange   hcl.Range
+	// ForEach is Attrs.Get("for_each"), kept at hand because it decides
+	// the step's instances; nil when the step has no for_each.
+	ForEach   hcl.Expression
+	Attrs     Attrs
+	Locks     []*Lock
+	Once      *Once
+	Checks    []*Check
+	Retry     *Retry
+	DeclRange hcl.Range
 }
 
-// Lock is a lock block of a step.
+// Lock is a lock block of a step, by LockSchema.
 type Lock struct {
 	Label     string // "" for an unlabelled lock
-	Key       hcl.Expression
-	TTL       hcl.Expression // duration; nil means 30s
-	Timeout   hcl.Expression // duration; nil means wait without limit
-	OnBusy    hcl.Expression // "wait", "skip" or "fail"; nil means "wait"
-	Limit     hcl.Expression // number >= 1; nil means 1
+	Attrs     Attrs
 	DeclRange hcl.Range
 }
 
-// Once is the once block of a step.
+// WorkflowLock is a top-level lock "NAME" block, by WorkflowLockSchema: a
+// lock held across the steps of its scope.
+type WorkflowLock struct {
+	Name  string
+	Attrs Attrs // steps is decoded into Steps
+	// Steps are the step.NAME references of its steps attribute; nil when
+	// it has none (the scope is then the whole run).
+	Steps     []hcl.Traversal
+	DeclRange hcl.Range
+}
+
+// Once is the once block of a step, by OnceSchema.
 type Once struct {
-	Key       hcl.Expression
-	TTL       hcl.Expression // duration; nil means forever
+	Attrs     Attrs
 	DeclRange hcl.Range
 }
 
-// Check is a check block of a step: Condition, Command or both.
+// Check is a check block of a step, by CheckSchema: Condition, Command or
+// both (the two are Attrs.Get("condition") and Attrs.Get("command"), at hand).
 type Check struct {
 	Condition hcl.Expression // bool
 	Command   hcl.Expression // list(string)
+	Attrs     Attrs
 	DeclRange hcl.Range
 }
 
-// Retry is the retry block of a step.
+// Retry is the retry block of a step, by RetrySchema.
 type Retry struct {
-	Attempts  hcl.Expression // number
-	Delay     hcl.Expression // duration
+	Attrs     Attrs
 	DeclRange hcl.Range
 }
 

@@ -17,6 +17,7 @@ var fileSchema = &hcl.BodySchema{
 		{Type: "locals"},
 		{Type: "step", LabelNames: []string{"name"}},
 		{Type: "output", LabelNames: []string{"name"}},
+		{Type: "lock", LabelNames: []string{"name"}},
 	},
 }
 
@@ -27,7 +28,7 @@ func (w *Workflow) decodeBody(body hcl.Body, getenv func(string) string) hcl.Dia
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "lockstep":
-			s, d := decodeSettings(b, w.Dir, getenv)
+			s, d := decodeSettings(b, w.files, w.Dir, getenv)
 			diags = append(diags, d...)
 			if w.Settings != nil {
 				diags = append(diags, duplicate("lockstep block", "", w.Settings.DeclRange, b.DefRange))
@@ -60,6 +61,14 @@ func (w *Workflow) decodeBody(body hcl.Body, getenv func(string) string) hcl.Dia
 				continue
 			}
 			w.Steps[s.Name] = s
+		case "lock":
+			l, d := decodeWorkflowLock(b)
+			diags = append(diags, d...)
+			if prev, ok := w.Locks[l.Name]; ok {
+				diags = append(diags, duplicate("lock", l.Name, prev.DeclRange, l.DeclRange))
+				continue
+			}
+			w.Locks[l.Name] = l
 		case "output":
 			o, d := decodeOutput(b)
 			diags = append(diags, d...)
@@ -112,24 +121,10 @@ func labelRange(b *hcl.Block) hcl.Range {
 	return b.DefRange
 }
 
-var variableSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "type"}, {Name: "default"}, {Name: "description"}, {Name: "sensitive"},
-	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "validation"}},
-}
-
-var validationSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "condition", Required: true},
-		{Name: "error_message", Required: true},
-	},
-}
-
 func decodeVariable(b *hcl.Block) (*Variable, hcl.Diagnostics) {
 	v := &Variable{Name: b.Labels[0], Type: cty.DynamicPseudoType, DeclRange: b.DefRange}
 	diags := checkName("variable", v.Name, labelRange(b))
-	content, d := b.Body.Content(variableSchema)
+	content, d := b.Body.Content(VariableSchema.BodySchema())
 	diags = append(diags, d...)
 	if a, ok := content.Attributes["type"]; ok {
 		ty, defaults, d := typeexpr.TypeConstraintWithDefaults(a.Expr)
@@ -149,7 +144,7 @@ func decodeVariable(b *hcl.Block) (*Variable, hcl.Diagnostics) {
 		diags = append(diags, v.decodeDefault(a)...)
 	}
 	for _, vb := range content.Blocks {
-		vc, d := vb.Body.Content(validationSchema)
+		vc, d := vb.Body.Content(ValidationSchema.BodySchema())
 		diags = append(diags, d...)
 		val := &Validation{DeclRange: vb.DefRange}
 		if a, ok := vc.Attributes["condition"]; ok {
@@ -199,16 +194,10 @@ func decodeLocals(b *hcl.Block) ([]*Local, hcl.Diagnostics) {
 	return ls, diags
 }
 
-var outputSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "value", Required: true}, {Name: "description"}, {Name: "sensitive"},
-	},
-}
-
 func decodeOutput(b *hcl.Block) (*Output, hcl.Diagnostics) {
 	o := &Output{Name: b.Labels[0], DeclRange: b.DefRange}
 	diags := checkName("output", o.Name, labelRange(b))
-	content, d := b.Body.Content(outputSchema)
+	content, d := b.Body.Content(OutputSchema.BodySchema())
 	diags = append(diags, d...)
 	if a, ok := content.Attributes["value"]; ok {
 		o.Value = a.Expr

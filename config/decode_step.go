@@ -6,59 +6,25 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 )
-
-var stepSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "description"}, {Name: "depends_on"}, {Name: "for_each"},
-		{Name: "command"}, {Name: "shell"}, {Name: "env"}, {Name: "dir"},
-		{Name: "timeout"}, {Name: "kill_timeout"},
-	},
-	// lock blocks are taken out by splitLocks before this schema is applied;
-	// "lock" is listed so that HCL suggests it for a misspelt block type.
-	Blocks: []hcl.BlockHeaderSchema{
-		{Type: "lock"}, {Type: "once"}, {Type: "check"}, {Type: "retry"},
-	},
-}
-
-var lockSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "key", Required: true}, {Name: "ttl"}, {Name: "timeout"}, {Name: "on_busy"}, {Name: "limit"},
-	},
-}
-
-var onceSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "key", Required: true}, {Name: "ttl"}},
-}
-
-var checkSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "condition"}, {Name: "command"}},
-}
-
-var retrySchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "attempts"}, {Name: "delay"}},
-}
 
 func decodeStep(b *hcl.Block) (*Step, hcl.Diagnostics) {
 	s := &Step{Name: b.Labels[0], DeclRange: b.DefRange}
 	diags := checkName("step", s.Name, labelRange(b))
 	lockBlocks, rest, d := splitLocks(b.Body)
 	diags = append(diags, d...)
-	content, d := rest.Content(stepSchema)
+	attrs, content, d := decodeBlock(StepSchema, rest)
 	diags = append(diags, d...)
-
-	attrs := content.Attributes
-	if a, ok := attrs["description"]; ok {
+	s.Attrs, s.ForEach = attrs, attrs.Get("for_each")
+	if a, ok := content.Attributes["description"]; ok {
 		diags = append(diags, literalString(a, &s.Description)...)
 	}
-	if a, ok := attrs["depends_on"]; ok {
-		s.DependsOn, d = decodeDependsOn(a)
+	if a, ok := content.Attributes["depends_on"]; ok {
+		s.DependsOn, d = decodeStepList(a)
 		diags = append(diags, d...)
 	}
-	s.ForEach, s.Command, s.Shell = attrExpr(content, "for_each"), attrExpr(content, "command"), attrExpr(content, "shell")
-	s.Env, s.Dir = attrExpr(content, "env"), attrExpr(content, "dir")
-	s.Timeout, s.KillTimeout = attrExpr(content, "timeout"), attrExpr(content, "kill_timeout")
-	diags = append(diags, s.checkCommand(attrs, b.DefRange)...)
+	diags = append(diags, s.checkCommand(content.Attributes, b.DefRange)...)
 	diags = append(diags, s.decodeLocks(lockBlocks)...)
 	diags = append(diags, s.decodeStepBlocks(content.Blocks)...)
 	return s, diags
@@ -69,18 +35,17 @@ func (s *Step) decodeStepBlocks(blocks hcl.Blocks) hcl.Diagnostics {
 	for _, cb := range blocks {
 		switch cb.Type {
 		case "once":
-			c, d := cb.Body.Content(onceSchema)
+			attrs, _, d := decodeBlock(OnceSchema, cb.Body)
 			diags = append(diags, d...)
-			o := &Once{Key: attrExpr(c, "key"), TTL: attrExpr(c, "ttl"), DeclRange: cb.DefRange}
 			if s.Once != nil {
 				diags = append(diags, onlyOne("once", s.Once.DeclRange, cb.DefRange))
 				continue
 			}
-			s.Once = o
+			s.Once = &Once{Attrs: attrs, DeclRange: cb.DefRange}
 		case "check":
-			c, d := cb.Body.Content(checkSchema)
+			attrs, _, d := decodeBlock(CheckSchema, cb.Body)
 			diags = append(diags, d...)
-			ch := &Check{Condition: attrExpr(c, "condition"), Command: attrExpr(c, "command"), DeclRange: cb.DefRange}
+			ch := &Check{Condition: attrs.Get("condition"), Command: attrs.Get("command"), Attrs: attrs, DeclRange: cb.DefRange}
 			if ch.Condition == nil && ch.Command == nil {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
@@ -91,14 +56,13 @@ func (s *Step) decodeStepBlocks(blocks hcl.Blocks) hcl.Diagnostics {
 			}
 			s.Checks = append(s.Checks, ch)
 		case "retry":
-			c, d := cb.Body.Content(retrySchema)
+			attrs, _, d := decodeBlock(RetrySchema, cb.Body)
 			diags = append(diags, d...)
-			r := &Retry{Attempts: attrExpr(c, "attempts"), Delay: attrExpr(c, "delay"), DeclRange: cb.DefRange}
 			if s.Retry != nil {
 				diags = append(diags, onlyOne("retry", s.Retry.DeclRange, cb.DefRange))
 				continue
 			}
-			s.Retry = r
+			s.Retry = &Retry{Attrs: attrs, DeclRange: cb.DefRange}
 		}
 	}
 	return diags
@@ -113,13 +77,6 @@ func onlyOne(kind string, prev, this hcl.Range) *hcl.Diagnostic {
 	}
 }
 
-func attrExpr(c *hcl.BodyContent, name string) hcl.Expression {
-	if a, ok := c.Attributes[name]; ok {
-		return a.Expr
-	}
-	return nil
-}
-
 func decodeLock(b *hcl.Block) (*Lock, hcl.Diagnostics) {
 	l := &Lock{DeclRange: b.DefRange}
 	var diags hcl.Diagnostics
@@ -127,11 +84,9 @@ func decodeLock(b *hcl.Block) (*Lock, hcl.Diagnostics) {
 		l.Label = b.Labels[0]
 		diags = append(diags, checkName("lock", l.Label, labelRange(b))...)
 	}
-	c, d := b.Body.Content(lockSchema)
-	diags = append(diags, d...)
-	l.Key, l.TTL, l.Timeout = attrExpr(c, "key"), attrExpr(c, "ttl"), attrExpr(c, "timeout")
-	l.OnBusy, l.Limit = attrExpr(c, "on_busy"), attrExpr(c, "limit")
-	return l, diags
+	attrs, _, d := decodeBlock(LockSchema, b.Body)
+	l.Attrs = attrs
+	return l, append(diags, d...)
 }
 
 // splitLocks takes the lock blocks out of a step body. HCL schemas fix a
@@ -183,7 +138,9 @@ func splitJSONLocks(body hcl.Body) ([]*hcl.Block, hcl.Body, hcl.Diagnostics) {
 	return locks, rest, diags
 }
 
-func decodeDependsOn(a *hcl.Attribute) ([]hcl.Traversal, hcl.Diagnostics) {
+// decodeStepList decodes a list of step.NAME references (depends_on, a
+// workflow-level lock's steps).
+func decodeStepList(a *hcl.Attribute) ([]hcl.Traversal, hcl.Diagnostics) {
 	exprs, diags := hcl.ExprList(a.Expr)
 	var out []hcl.Traversal
 	for _, e := range exprs {
@@ -195,8 +152,8 @@ func decodeDependsOn(a *hcl.Attribute) ([]hcl.Traversal, hcl.Diagnostics) {
 		if !valid {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
-				Summary:  "Invalid depends_on reference",
-				Detail:   "Each element of depends_on must be a step reference such as step.migrate, with no attribute or index.",
+				Summary:  "Invalid " + a.Name + " reference",
+				Detail:   "Each element of " + a.Name + " must be a step reference such as step.migrate, with no attribute or index.",
 				Subject:  e.Range().Ptr(),
 			})
 			continue
@@ -226,15 +183,16 @@ func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
 
 // checkCommand reports a step with both or neither of command and shell.
 func (s *Step) checkCommand(attrs hcl.Attributes, def hcl.Range) hcl.Diagnostics {
+	command, shell := s.Attrs.Get("command"), s.Attrs.Get("shell")
 	switch {
-	case s.Command != nil && s.Shell != nil:
+	case command != nil && shell != nil:
 		return hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Conflicting command and shell",
 			Detail:   fmt.Sprintf("The step %q sets both command and shell; a step runs exactly one of them.", s.Name),
 			Subject:  attrs["shell"].NameRange.Ptr(),
 		}}
-	case s.Command == nil && s.Shell == nil:
+	case command == nil && shell == nil:
 		return hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Missing command",
@@ -267,4 +225,26 @@ func (s *Step) decodeLocks(lockBlocks []*hcl.Block) hcl.Diagnostics {
 		s.Locks = append(s.Locks, l)
 	}
 	return diags
+}
+
+// nativeTemplate returns a JSON string expression parsed as the template it
+// holds (as HCL's JSON syntax does when it evaluates one), so that the shell
+// compiler can tell its literal text from its interpolations; any other
+// expression is returned as it is.
+func nativeTemplate(e hcl.Expression) hcl.Expression {
+	if _, ok := e.(hclsyntax.Expression); ok {
+		return e
+	}
+	v, diags := e.Value(nil) // JSON strings are returned verbatim without a context
+	if diags.HasErrors() || !v.IsKnown() || v.IsNull() || v.Type() != cty.String {
+		return e
+	}
+	rng := e.Range()
+	start := hcl.Pos{Line: rng.Start.Line, Column: rng.Start.Column + 1, Byte: rng.Start.Byte + 1}
+	t, diags := hclsyntax.ParseTemplate([]byte(v.AsString()), rng.Filename, start)
+	if diags.HasErrors() {
+		return e
+	}
+	instrumentExpr(t)
+	return t
 }

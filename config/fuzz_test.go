@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -31,11 +32,14 @@ func FuzzLoad(f *testing.F) {
 	checkTimeout = 2 * time.Second
 	noenv := func(string) string { return "" }
 	f.Fuzz(func(t *testing.T, src []byte, json bool) {
+		if CheckSource(src, "x.hcl") == nil {
+			eachChunk(src, "x.hcl", func(*hclsyntax.Body) {}) // the cutter and chunked parse never panic
+		}
 		name := filepath.Join(dir, "main.hcl")
 		if json {
 			name += ".json"
 		}
-		w, diags := loadSources(dir, []source{{name: name, src: src}}, noenv)
+		w, diags := loadSources(dir, fileSystem{}, []source{{name: name, src: src}}, noenv)
 		if w == nil || diags.HasErrors() {
 			return
 		}
@@ -56,6 +60,9 @@ func FuzzLoad(f *testing.F) {
 			}
 			for _, e := range s.Expressions() {
 				scope.EvalExpr(e, cty.DynamicPseudoType)
+			}
+			if sh := s.Attrs.Get("shell"); sh != nil {
+				scope.EvalShell(sh)
 			}
 			scope.Each = nil
 		}

@@ -7,30 +7,32 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// Expressions returns every expression of a step that is set (for_each,
-// command, shell, env, dir, timeouts, then those of its lock, once, check and
-// retry blocks), in that order. depends_on is not among them.
+// Expressions returns every evaluated expression of a step that is set: its
+// own attributes (for_each, command, shell, env, …) and then those of its
+// lock, once, check and retry blocks, each in the order of its schema.
+// description and depends_on, decoded at load time, are not among them.
 func (s *Step) Expressions() []hcl.Expression {
-	out := []hcl.Expression{s.ForEach, s.Command, s.Shell, s.Env, s.Dir, s.Timeout, s.KillTimeout}
+	var out []hcl.Expression
+	s.EachAttr(func(_ *Attribute, e hcl.Expression) { out = append(out, e) })
+	return out
+}
+
+// EachAttr calls f for every evaluated attribute of the step and of its
+// blocks that is set, in the order of Expressions.
+func (s *Step) EachAttr(f func(a *Attribute, e hcl.Expression)) {
+	s.Attrs.Each(f)
 	for _, l := range s.Locks {
-		out = append(out, l.Key, l.TTL, l.Timeout, l.OnBusy, l.Limit)
+		l.Attrs.Each(f)
 	}
 	if s.Once != nil {
-		out = append(out, s.Once.Key, s.Once.TTL)
+		s.Once.Attrs.Each(f)
 	}
 	for _, c := range s.Checks {
-		out = append(out, c.Condition, c.Command)
+		c.Attrs.Each(f)
 	}
 	if s.Retry != nil {
-		out = append(out, s.Retry.Attempts, s.Retry.Delay)
+		s.Retry.Attrs.Each(f)
 	}
-	kept := out[:0]
-	for _, e := range out {
-		if e != nil {
-			kept = append(kept, e)
-		}
-	}
-	return kept
 }
 
 // stepDeps computes the steps that s depends on: depends_on plus step
@@ -43,13 +45,16 @@ func (w *Workflow) stepDeps(s *Step, vars func(hcl.Expression) []hcl.Traversal) 
 			seen[r.name] = true
 		}
 	}
-	for _, e := range s.Expressions() {
+	s.EachAttr(func(a *Attribute, e hcl.Expression) {
+		if a.Refs&RefSteps == 0 {
+			return
+		}
 		for _, tr := range vars(e) {
 			if r := parseRef(tr); r.root == "step" && r.name != "" {
 				seen[r.name] = true
 			}
 		}
-	}
+	})
 	delete(seen, s.Name)
 	for n := range seen {
 		if _, ok := w.Steps[n]; !ok {
@@ -72,13 +77,6 @@ func (w *Workflow) Dependencies(name string) []string {
 		return nil
 	}
 	return w.stepDeps(s, hcl.Expression.Variables)
-}
-
-func (w *Workflow) computeDeps(vars func(hcl.Expression) []hcl.Traversal) {
-	w.deps = make(map[string][]string, len(w.Steps))
-	for name, s := range w.Steps {
-		w.deps[name] = w.stepDeps(s, vars)
-	}
 }
 
 // Order returns every step name in a deterministic topological order: a step

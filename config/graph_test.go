@@ -32,7 +32,7 @@ step "z" { shell = "true" }
 			t.Errorf("Dependencies(%s) = %v, want %v", name, got, want)
 		}
 	}
-	if got := StepRefs(w.Steps["d"].Shell); !reflect.DeepEqual(got, []string{"b", "c"}) {
+	if got := StepRefs(w.Steps["d"].Attrs.Get("shell")); !reflect.DeepEqual(got, []string{"b", "c"}) {
 		t.Errorf("StepRefs = %v", got)
 	}
 	if StepRefs(nil) != nil {

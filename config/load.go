@@ -3,10 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -38,29 +36,27 @@ func Load(path string, opts *LoadOptions) (*Workflow, hcl.Diagnostics) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	dir, names, diags := workflowFiles(path)
+	files := fileSystem{fsys: opts.FS}
+	dir, names, single, diags := workflowFiles(files, path)
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		abs = dir
-	}
-	fsys := os.DirFS(dir)
-	single := !isDir(path)
 	var srcs []source
 	for _, name := range names {
-		display := filepath.Join(path, name)
+		display := files.join(path, name)
 		if single {
 			display = path
 		}
-		src, d := readCapped(fsys, name, display)
+		src, d := readWorkflowFile(files, files.join(dir, name), display)
 		diags = append(diags, d...)
 		if !d.HasErrors() {
 			srcs = append(srcs, source{name: display, src: src})
 		}
 	}
-	w, d := loadSources(abs, srcs, getenv)
+	w, d := loadSources(files.abs(dir), files, srcs, getenv)
+	if w != nil {
+		w.displayDir = dir
+	}
 	diags = append(diags, d...)
 	sortDiags(diags) // read errors of later files come before parse errors of earlier ones
 	return w, diags
@@ -75,66 +71,120 @@ type source struct {
 // loadSources parses, decodes and checks a workflow made of srcs; Load sorts
 // the diagnostics. When any file fails to parse, only the parse errors are
 // reported: decoding a partial file would add confusing follow-on errors.
-func loadSources(dir string, srcs []source, getenv func(string) string) (*Workflow, hcl.Diagnostics) {
-	w := &Workflow{
-		Dir:       dir,
-		Files:     map[string]*hcl.File{},
-		Variables: map[string]*Variable{},
-		Locals:    map[string]*Local{},
-		Steps:     map[string]*Step{},
-		Outputs:   map[string]*Output{},
+// Each file is decoded as soon as it is parsed (a large one chunk by chunk),
+// so that only the decoded blocks, not the syntax trees of whole bodies,
+// stay in memory.
+func loadSources(dir string, files fileSystem, srcs []source, getenv func(string) string) (*Workflow, hcl.Diagnostics) {
+	w, diags := loadParsed(dir, files, srcs, getenv, true)
+	if w == errChunks {
+		// A large file could not be parsed in chunks: parse every file whole.
+		w, diags = loadParsed(dir, files, srcs, getenv, false)
 	}
-	var diags hcl.Diagnostics
-	var bodies []hcl.Body
+	return w, diags
+}
+
+// errChunks is what loadParsed returns when a file could not be parsed in
+// chunks.
+var errChunks = &Workflow{}
+
+func loadParsed(dir string, files fileSystem, srcs []source, getenv func(string) string, chunks bool) (*Workflow, hcl.Diagnostics) {
+	w := newWorkflow(dir, files)
+	var parseDiags, diags hcl.Diagnostics
 	for _, s := range srcs {
-		f, d := ParseSource(s.src, s.name)
-		diags = append(diags, d...)
-		if f != nil && f.Body != nil {
+		f, pd, dd, ok := w.parseAndDecode(s, getenv, chunks)
+		if !ok {
+			return errChunks, nil
+		}
+		parseDiags, diags = append(parseDiags, pd...), append(diags, dd...)
+		if f != nil {
 			w.Files[s.name] = f
-			bodies = append(bodies, f.Body)
 		}
 	}
 	if len(w.Files) == 0 {
-		return nil, diags
+		return nil, parseDiags
 	}
-	if diags.HasErrors() {
-		return w, diags
+	if parseDiags.HasErrors() {
+		kept := w.Files
+		w = newWorkflow(dir, files)
+		w.Files = kept
+		return w, parseDiags
 	}
-	diags = append(diags, safely("decoding", func() hcl.Diagnostics {
-		var d hcl.Diagnostics
-		for _, b := range bodies {
-			d = append(d, w.decodeBody(b, getenv)...)
-		}
-		return d
-	})...)
+	diags = append(parseDiags, diags...)
 	diags = append(diags, safely("checking", func() hcl.Diagnostics {
 		return w.check(getenv)
 	})...)
 	return w, diags
 }
 
-func isDir(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.IsDir()
+func newWorkflow(dir string, files fileSystem) *Workflow {
+	return &Workflow{
+		Dir:       dir,
+		files:     files,
+		Files:     map[string]*hcl.File{},
+		Variables: map[string]*Variable{},
+		Locals:    map[string]*Local{},
+		Steps:     map[string]*Step{},
+		Outputs:   map[string]*Output{},
+		Locks:     map[string]*WorkflowLock{},
+	}
 }
 
-// workflowFiles returns the directory to read from and the file names in it
-// that make up the workflow.
-func workflowFiles(path string) (string, []string, hcl.Diagnostics) {
-	st, err := os.Stat(path)
+// parseAndDecode parses one file and decodes its blocks into w, returning
+// the file (its bytes and a navigation for diagnostics, the syntax tree of
+// its body dropped), the parse diagnostics and the decode diagnostics. A
+// large file of native syntax is parsed in chunks (when chunks is set); ok
+// is false when that failed part-way.
+func (w *Workflow) parseAndDecode(s source, getenv func(string) string, chunks bool) (f *hcl.File, pd, dd hcl.Diagnostics, ok bool) {
+	decode := func(body hcl.Body) hcl.Diagnostics {
+		return safely("decoding", func() hcl.Diagnostics {
+			return w.decodeBody(body, getenv)
+		})
+	}
+	if chunks && !strings.HasSuffix(s.name, ".json") && len(s.src) > 2*chunkSize && !CheckSource(s.src, s.name).HasErrors() {
+		nav := &blockNav{}
+		failed := safely("parsing", func() hcl.Diagnostics {
+			if !eachChunk(s.src, s.name, func(b *hclsyntax.Body) {
+				nav.add(b)
+				dd = append(dd, decode(b)...)
+			}) {
+				return hcl.Diagnostics{{Severity: hcl.DiagError}}
+			}
+			return nil
+		})
+		if failed.HasErrors() {
+			return nil, nil, nil, false
+		}
+		return &hcl.File{Bytes: s.src, Nav: nav}, nil, dd, true
+	}
+	f, pd = ParseSource(s.src, s.name)
+	if f == nil || f.Body == nil {
+		return nil, pd, nil, true
+	}
+	if pd.HasErrors() {
+		return f, pd, nil, true
+	}
+	dd = decode(f.Body)
+	lighten(f)
+	return f, pd, dd, true
+}
+
+// workflowFiles returns the directory to read from, the file names in it
+// that make up the workflow, and whether path is a single file.
+func workflowFiles(files fileSystem, path string) (string, []string, bool, hcl.Diagnostics) {
+	st, err := files.stat("", path)
 	if err != nil {
-		return "", nil, hcl.Diagnostics{{
+		return "", nil, false, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read workflow",
 			Detail:   fmt.Sprintf("The workflow path %q cannot be read: %s.", path, errText(err)),
 		}}
 	}
 	if !st.IsDir() {
-		return filepath.Dir(path), []string{filepath.Base(path)}, nil
+		return files.dir(path), []string{st.Name()}, true, nil
 	}
-	entries, err := os.ReadDir(path)
+	entries, err := files.readDir(path)
 	if err != nil {
-		return "", nil, hcl.Diagnostics{{
+		return "", nil, false, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read workflow directory",
 			Detail:   fmt.Sprintf("The directory %q cannot be listed: %s.", path, errText(err)),
@@ -142,23 +192,26 @@ func workflowFiles(path string) (string, []string, hcl.Diagnostics) {
 	}
 	var names []string
 	for _, e := range entries {
-		n := e.Name()
-		if strings.HasPrefix(n, ".") || e.IsDir() {
-			continue
-		}
-		if strings.HasSuffix(n, ".hcl") || strings.HasSuffix(n, ".hcl.json") {
+		if n := e.Name(); !e.IsDir() && isWorkflowFile(n) {
 			names = append(names, n)
 		}
 	}
 	sort.Strings(names)
 	if len(names) == 0 {
-		return "", nil, hcl.Diagnostics{{
+		return "", nil, false, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "No workflow files",
 			Detail:   fmt.Sprintf("The directory %q contains no *.hcl or *.hcl.json files.", path),
 		}}
 	}
-	return path, names, nil
+	return path, names, false, nil
+}
+
+// isWorkflowFile reports whether a file of a workflow directory is part of
+// the workflow: *.hcl and *.hcl.json, not hidden. Variable files (*.vars)
+// never are.
+func isWorkflowFile(name string) bool {
+	return !strings.HasPrefix(name, ".") && (strings.HasSuffix(name, ".hcl") || strings.HasSuffix(name, ".hcl.json"))
 }
 
 // ParseSource parses one file's bytes the way Load does (size and nesting
@@ -181,23 +234,15 @@ func ParseSource(src []byte, filename string) (*hcl.File, hcl.Diagnostics) {
 	return f, diags
 }
 
-func readCapped(fsys fs.FS, name, display string) ([]byte, hcl.Diagnostics) {
-	fh, err := fsys.Open(name)
-	if err != nil {
+// readWorkflowFile reads one workflow file of at most MaxFileSize bytes.
+func readWorkflowFile(files fileSystem, name, display string) ([]byte, hcl.Diagnostics) {
+	src, n, err := files.readCapped("", name, MaxFileSize, false)
+	switch {
+	case errors.Is(err, errTooLarge):
+		return nil, hcl.Diagnostics{tooLarge(display, n)}
+	case err != nil:
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read file",
 			Detail: fmt.Sprintf("The file %s cannot be read: %s.", display, errText(err))}}
-	}
-	defer fh.Close()
-	if st, err := fh.Stat(); err == nil && st.Size() > MaxFileSize {
-		return nil, hcl.Diagnostics{tooLarge(display, st.Size())}
-	}
-	src, err := io.ReadAll(io.LimitReader(fh, MaxFileSize+1))
-	if err != nil {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read file",
-			Detail: fmt.Sprintf("The file %s cannot be read: %s.", display, errText(err))}}
-	}
-	if len(src) > MaxFileSize {
-		return nil, hcl.Diagnostics{tooLarge(display, int64(len(src)))}
 	}
 	return src, nil
 }

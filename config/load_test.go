@@ -50,7 +50,7 @@ func TestLoad_design(t *testing.T) {
 		t.Fatalf("restart step decoded wrongly: %+v", r)
 	}
 	m := w.Steps["migrate"]
-	if m.Once == nil || len(m.Checks) != 1 || m.Timeout == nil || m.Description == "" || len(m.Locks) != 1 || m.Locks[0].Label != "" {
+	if m.Once == nil || len(m.Checks) != 1 || m.Attrs.Get("timeout") == nil || m.Description == "" || len(m.Locks) != 1 || m.Locks[0].Label != "" {
 		t.Fatalf("migrate step decoded wrongly: %+v", m)
 	}
 	if v := w.Variables["nodes"]; v.Default.LengthInt() != 4 || w.Variables["release"].Default != cty.NilVal {

@@ -13,10 +13,10 @@ var StepAttributes = []string{"status", "exit_code", "output"}
 // ref is one reference found in an expression, parsed the way Terraform's
 // addrs.ParseRef does: a root object, the name under it, and the rest.
 type ref struct {
-	root  string // var, local, step, each, path or anything else
+	root  string // var, local, step, each, path, lock or anything else
 	name  string // var/local/step name, each/path attribute; "" when missing
 	index bool   // step.NAME[...] with a literal key
-	attr  string // step.NAME[.KEY].ATTR; "" when absent
+	attr  string // step.NAME[.KEY].ATTR or lock.NAME.ATTR; "" when absent
 	rng   hcl.Range
 	nameR hcl.Range
 }
@@ -35,6 +35,14 @@ func parseRef(tr hcl.Traversal) ref {
 		return r
 	}
 	rest = rest[1:]
+	if r.root == "lock" && len(rest) > 0 {
+		if a, ok := rest[0].(hcl.TraverseAttr); ok {
+			r.attr = a.Name
+		} else {
+			r.attr = "[index]"
+		}
+		return r
+	}
 	if r.root != "step" || len(rest) == 0 {
 		return r
 	}
@@ -89,4 +97,23 @@ func didYouMean(given string, candidates []string) string {
 		return ""
 	}
 	return ` Did you mean "` + best + `"?`
+}
+
+// LockRefs returns the names of the workflow-level locks that expr refers
+// to (lock.NAME.…), sorted, for "known after lock.NAME is acquired". A nil
+// expr has none.
+func LockRefs(expr hcl.Expression) []string {
+	if expr == nil {
+		return nil
+	}
+	var seen map[string]bool
+	for _, tr := range expr.Variables() {
+		if r := parseRef(tr); r.root == "lock" && r.name != "" && r.attr != "key" {
+			if seen == nil {
+				seen = map[string]bool{}
+			}
+			seen[r.name] = true
+		}
+	}
+	return sortedKeys(seen)
 }

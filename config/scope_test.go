@@ -94,7 +94,7 @@ locals {
   b = "${local.a}-b"
   a = upper(var.env)
 }
-step "s" { shell = local.c }
+step "s" { shell = "echo ${local.c}" }
 `}))
 	s := &Scope{Variables: map[string]cty.Value{"env": cty.StringVal("prod")}}
 	if diags := w.EvalLocals(s); diags.HasErrors() {

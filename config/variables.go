@@ -1,8 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
-	"os"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -15,12 +16,26 @@ import (
 // variables: LOCKSTEP_VAR_name.
 const EnvVarPrefix = "LOCKSTEP_VAR_"
 
-// UnknownVariables maps every declared variable to an unknown value of its type,
-// for validation without inputs.
+// UnknownVariables maps every declared variable to an unknown value of its
+// type, marked SensitiveMark when the variable is sensitive, for validation
+// without inputs: what derives from a sensitive variable is then known to.
 func (w *Workflow) UnknownVariables() map[string]cty.Value {
 	out := make(map[string]cty.Value, len(w.Variables))
 	for name, v := range w.Variables {
 		out[name] = cty.UnknownVal(v.Type)
+	}
+	return w.MarkSensitive(out)
+}
+
+// MarkSensitive returns vals with the values of sensitive variables marked
+// SensitiveMark, so that nothing derived from them is shown or used as a key.
+func (w *Workflow) MarkSensitive(vals map[string]cty.Value) map[string]cty.Value {
+	out := make(map[string]cty.Value, len(vals))
+	for name, v := range vals {
+		if decl := w.Variables[name]; decl != nil && decl.Sensitive {
+			v = v.Mark(SensitiveMark)
+		}
+		out[name] = v
 	}
 	return out
 }
@@ -35,10 +50,17 @@ type rawValue struct {
 
 // ResolveVariables parses the inputs against the declared variables (typed
 // parsing of non-string values, as Terraform does), applies defaults, and
-// evaluates validation blocks. An undeclared -var or -var-file entry and a
-// missing required variable are errors naming the variable. The result maps
-// every declared variable to a known value. -var-file files are read from
-// the file system; relative names are relative to the current directory.
+// evaluates validation blocks. Values come from, later winning: the
+// default, the environment (LOCKSTEP_VAR_name), the variable files of the
+// workflow directory (AutoVariableFiles: lockstep.vars, then *.auto.vars in
+// lexical order), then -var-file and -var in argument order. An undeclared
+// -var or -var-file entry and a missing required variable are errors naming
+// the variable; an undeclared entry of an automatic file is a warning. The
+// result maps every declared variable to a known value. Variable files are
+// read through the workflow's file system; -var-file names are relative to
+// the current directory. Every file read is added to w.Files, for snippets.
+// With in.Partial (validate), missing values and validations are not
+// checked.
 func (w *Workflow) ResolveVariables(in VariableInputs) (map[string]cty.Value, hcl.Diagnostics) {
 	raws := map[string]rawValue{}
 	var diags hcl.Diagnostics
@@ -52,9 +74,12 @@ func (w *Workflow) ResolveVariables(in VariableInputs) (map[string]cty.Value, hc
 			raws[name] = rawValue{raw: val, from: "environment variable " + EnvVarPrefix + name}
 		}
 	}
+	for _, f := range w.AutoVariableFiles() {
+		diags = append(diags, w.readVarFile(f, w.displayPath(f), true, raws)...)
+	}
 	for _, a := range in.Args {
 		if a.File {
-			diags = append(diags, w.readVarFile(a.Value, raws)...)
+			diags = append(diags, w.readVarFile(a.Value, a.Value, false, raws)...)
 			continue
 		}
 		name, val, ok := strings.Cut(a.Value, "=")
@@ -67,45 +92,111 @@ func (w *Workflow) ResolveVariables(in VariableInputs) (map[string]cty.Value, hc
 			continue
 		}
 		if _, declared := w.Variables[name]; !declared {
-			diags = append(diags, undeclaredVar(name, "-var option", nil, sortedKeys(w.Variables)))
+			diags = append(diags, undeclaredVar(name, "-var option", nil, sortedKeys(w.Variables), false))
 			continue
 		}
 		raws[name] = rawValue{raw: val, from: "-var option"}
 	}
 	out := make(map[string]cty.Value, len(w.Variables))
 	for _, name := range sortedKeys(w.Variables) {
-		v, d := w.Variables[name].resolve(raws[name], raws[name].from != "")
+		given := raws[name].from != ""
+		if !given && in.Partial {
+			out[name] = cty.UnknownVal(w.Variables[name].Type)
+			continue
+		}
+		v, d := w.Variables[name].resolve(raws[name], given)
 		diags = append(diags, d...)
 		out[name] = v
 	}
-	if diags.HasErrors() {
+	if diags.HasErrors() || in.Partial {
 		return out, diags
 	}
 	return out, append(diags, w.checkValidations(out)...)
 }
 
-func undeclaredVar(name, from string, rng *hcl.Range, declared []string) *hcl.Diagnostic {
-	return &hcl.Diagnostic{
+// AutoVariableFiles returns the variable files of the workflow directory
+// that are loaded automatically, in the order they are read (later wins):
+// lockstep.vars and lockstep.vars.json, then every *.auto.vars and
+// *.auto.vars.json in lexical order. Hidden files are skipped. The names are
+// joined to Dir.
+func (w *Workflow) AutoVariableFiles() []string {
+	entries, err := w.files.readDir(w.Dir)
+	if err != nil {
+		return nil
+	}
+	var first, auto []string
+	for _, e := range entries {
+		n := e.Name()
+		switch {
+		case e.IsDir() || strings.HasPrefix(n, "."):
+		case n == AutoVarsFile || n == AutoVarsFile+".json":
+			first = append(first, n)
+		case strings.HasSuffix(n, ".auto.vars") || strings.HasSuffix(n, ".auto.vars.json"):
+			auto = append(auto, n)
+		}
+	}
+	sort.Strings(first)
+	sort.Strings(auto)
+	var out []string
+	for _, n := range append(first, auto...) {
+		out = append(out, w.files.join(w.Dir, n))
+	}
+	return out
+}
+
+// AutoVarsFile is the variable file loaded first from a workflow directory.
+const AutoVarsFile = "lockstep.vars"
+
+// displayPath names a file of the workflow directory the way the workflow
+// path was given (wf/lockstep.vars rather than an absolute path).
+func (w *Workflow) displayPath(p string) string {
+	if w.displayDir == "" {
+		return p
+	}
+	return w.files.join(w.displayDir, w.files.base(p))
+}
+
+// undeclaredVar reports a value for a variable the workflow does not
+// declare: an error, or a warning for a file loaded automatically (which
+// may serve several workflows of one directory).
+func undeclaredVar(name, from string, rng *hcl.Range, declared []string, warn bool) *hcl.Diagnostic {
+	d := &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Value for undeclared variable",
 		Detail: fmt.Sprintf("A value for the variable %q was given by a %s, but the workflow declares no variable "+
 			"of that name.%s", name, from, didYouMean(name, declared)),
 		Subject: rng,
 	}
+	if warn {
+		d.Severity = hcl.DiagWarning
+		d.Detail += " The value is ignored."
+	}
+	return d
 }
 
-// readVarFile parses a -var-file (HCL attributes, or JSON when it ends in
-// .json) into raws.
-func (w *Workflow) readVarFile(path string, raws map[string]rawValue) hcl.Diagnostics {
-	src, err := os.ReadFile(path)
+// readVarFile parses a variable file (HCL attributes, or JSON when it ends
+// in .json) into raws: a -var-file, or (auto) a file loaded automatically
+// from the workflow directory. display names it in diagnostics.
+func (w *Workflow) readVarFile(path, display string, auto bool, raws map[string]rawValue) hcl.Diagnostics {
+	from := "-var-file"
+	if auto {
+		from = "variable file " + display
+	}
+	src, n, err := w.files.readCapped("", path, MaxFileSize, false)
+	if errors.Is(err, errTooLarge) {
+		return hcl.Diagnostics{tooLarge(display, n)}
+	}
 	if err != nil {
 		return hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read variables file",
-			Detail:   fmt.Sprintf("The -var-file %q cannot be read: %s.", path, errText(err)),
+			Detail:   fmt.Sprintf("The %s %q cannot be read: %s.", strings.Fields(from)[0], display, errText(err)),
 		}}
 	}
-	f, diags := ParseSource(src, path)
+	f, diags := ParseSource(src, display)
+	if f != nil && w.Files != nil {
+		w.Files[display] = f
+	}
 	if diags.HasErrors() || f == nil {
 		return diags
 	}
@@ -113,13 +204,13 @@ func (w *Workflow) readVarFile(path string, raws map[string]rawValue) hcl.Diagno
 	diags = append(diags, d...)
 	for _, a := range sortedAttrs(attrs) {
 		if _, declared := w.Variables[a.Name]; !declared {
-			diags = append(diags, undeclaredVar(a.Name, "-var-file", a.NameRange.Ptr(), sortedKeys(w.Variables)))
+			diags = append(diags, undeclaredVar(a.Name, from, a.NameRange.Ptr(), sortedKeys(w.Variables), auto))
 			continue
 		}
 		v, d := a.Expr.Value(nil)
 		diags = append(diags, d...)
 		if !d.HasErrors() {
-			raws[a.Name] = rawValue{value: v, rng: a.Expr.Range(), from: "-var-file"}
+			raws[a.Name] = rawValue{value: v, rng: a.Expr.Range(), from: from}
 		}
 	}
 	return diags

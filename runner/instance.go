@@ -106,6 +106,7 @@ func (r *Runner) acquire(ctx context.Context, in *instance, ls lockSpec, res *In
 	start := time.Now()
 	var waitStart time.Time
 	req := lock.Request{Key: ls.Key, TTL: ls.TTL, Limit: ls.Limit, Wait: ls.Wait, Holder: holder,
+		Mode: ls.Mode, Queue: ls.Queue, MaxWaiters: ls.MaxWaiters,
 		OnWait: func(holders []lock.Holder) {
 			if waitStart.IsZero() {
 				waitStart = time.Now()

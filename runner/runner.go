@@ -108,44 +108,40 @@ func (r *Runner) getenv(name string) string {
 }
 
 // baseScope builds the scope shared by every step: variables (sensitive ones
-// marked), locals, and every step unknown.
+// marked), locals, every step unknown and every workflow-level lock not
+// acquired yet.
 func (r *Runner) baseScope() (*config.Scope, hcl.Diagnostics) {
 	return BaseScope(r.plan.Workflow, r.opts.Variables, r.opts.Cwd, r.getenv)
 }
 
 // BaseScope builds the evaluation scope of a workflow before any step ran:
-// vars (sensitive ones marked), locals evaluated, every step unknown. plan
-// uses it with unknown or resolved variables; getenv nil means os.Getenv.
+// vars (sensitive ones marked), locals evaluated, every step unknown, every
+// workflow-level lock not acquired yet (lock.NAME.key known when its key
+// evaluates here, the fencing token unknown). plan uses it with unknown or
+// resolved variables; getenv nil means os.Getenv.
 func BaseScope(wf *config.Workflow, vars map[string]cty.Value, cwd string, getenv func(string) string) (*config.Scope, hcl.Diagnostics) {
-	marked := make(map[string]cty.Value, len(vars))
-	for name, v := range vars {
-		if decl := wf.Variables[name]; decl != nil && decl.Sensitive {
-			v = v.Mark(sensitiveMark)
-		}
-		marked[name] = v
-	}
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	s := &config.Scope{BaseDir: wf.Dir, Cwd: cwd, Variables: marked, Locals: map[string]cty.Value{},
-		Steps: make(map[string]cty.Value, len(wf.Steps)), Getenv: getenv}
+	s := &config.Scope{BaseDir: wf.Dir, Cwd: cwd, Variables: wf.MarkSensitive(vars), Locals: map[string]cty.Value{},
+		Steps: make(map[string]cty.Value, len(wf.Steps)), Locks: make(map[string]cty.Value, len(wf.Locks)),
+		Getenv: getenv, FS: wf.FS()}
 	for name := range wf.Steps {
 		s.Steps[name] = cty.DynamicVal
 	}
 	diags := wf.EvalLocals(s)
+	for name, l := range wf.Locks {
+		key := cty.UnknownVal(cty.String)
+		if v, d := s.EvalExpr(l.Attrs.Get("key"), cty.String); !d.HasErrors() && v.IsWhollyKnown() && !v.IsMarked() {
+			key = v
+		}
+		s.Locks[name] = config.UnknownLockValue(key)
+	}
 	return s, diags
 }
 
-// stepResultType is the type of step.NAME (and step.NAME["key"]).
-var stepResultType = cty.Object(map[string]cty.Type{"status": cty.String, "exit_code": cty.Number, "output": cty.String})
-
 func stepValue(in *InstanceResult) cty.Value {
-	code := cty.NullVal(cty.Number)
-	if in.ExitCode >= 0 {
-		code = cty.NumberIntVal(int64(in.ExitCode))
-	}
-	return cty.ObjectVal(map[string]cty.Value{
-		"status": cty.StringVal(in.Status), "exit_code": code, "output": cty.StringVal(in.Output)})
+	return config.StepResult(in.Status, in.ExitCode, in.Output)
 }
 
 // scopeFor returns a copy of s whose Steps hold only deps, the steps a step

@@ -543,8 +543,11 @@ step "stubborn" {
 	}
 }
 
-func TestRun_sensitiveKeyHidden(t *testing.T) {
-	wf := loadWorkflow(t, `
+// TestRun_sensitiveKeyRefused: a lock key derived from a sensitive value is
+// refused (validate says so; a value marked sensitive at run time is refused
+// too), so it is never stored by the backend nor shown.
+func TestRun_sensitiveKeyRefused(t *testing.T) {
+	src := `
 variable "token" {
   type      = string
   sensitive = true
@@ -553,15 +556,28 @@ step "s" {
   lock { key = "tok/${var.token}" }
   shell = "true"
 }
-`)
-	res, log := runWorkflow(t, wf, newMemLocker(), runSetup{vars: map[string]cty.Value{"token": cty.StringVal("hunter2")}})
-	wantStatus(t, res, "step.s", StatusSucceeded, ReasonNone)
+`
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, diags := config.Load(dir, nil); !diags.HasErrors() || diags[0].Summary != "Sensitive value in lock key" {
+		t.Fatalf("validate: %v", diags)
+	}
+	// Marked at run time only (the runner marks what it is given marked).
+	wf := loadWorkflow(t, strings.Replace(src, "sensitive = true", "", 1))
+	m := newMemLocker()
+	res, log := runWorkflow(t, wf, m, runSetup{vars: map[string]cty.Value{"token": cty.StringVal("hunter2").Mark(sensitiveMark)}})
+	in := wantStatus(t, res, "step.s", StatusFailed, ReasonEval)
+	if !strings.Contains(in.Err.Error(), "Sensitive value in lock key") || strings.Contains(in.Err.Error(), "hunter2") {
+		t.Errorf("error: %v", in.Err)
+	}
 	for _, ev := range log.events {
 		if strings.Contains(ev.Lock, "hunter2") || strings.Contains(ev.Message, "hunter2") {
 			t.Errorf("event %s shows the secret: %+v", ev.Type, ev)
 		}
 	}
-	if acq := log.ofType(EventLockAcquired); len(acq) != 1 || acq[0].Lock != SensitivePlaceholder {
+	if acq := log.ofType(EventLockAcquired); len(acq) != 0 {
 		t.Errorf("lock_acquired %+v", acq)
 	}
 }
@@ -636,18 +652,20 @@ func TestFormatValue_stringsAreJSON(t *testing.T) {
 	}
 }
 
+// TestRun_sensitiveForEachRejected: validate refuses a sensitive for_each;
+// one marked sensitive at run time fails the step without showing it.
 func TestRun_sensitiveForEachRejected(t *testing.T) {
 	wf := loadWorkflow(t, `
 variable "hosts" {
   type      = set(string)
-  sensitive = true
 }
 step "s" {
   for_each = var.hosts
   command  = ["echo", each.key]
 }
 `)
-	res, _ := runWorkflow(t, wf, newMemLocker(), runSetup{vars: map[string]cty.Value{"hosts": cty.SetVal([]cty.Value{cty.StringVal("hunter2")})}})
+	hosts := cty.SetVal([]cty.Value{cty.StringVal("hunter2")}).Mark(sensitiveMark)
+	res, _ := runWorkflow(t, wf, newMemLocker(), runSetup{vars: map[string]cty.Value{"hosts": hosts}})
 	in := wantStatus(t, res, "step.s", StatusFailed, ReasonEval)
 	if strings.Contains(in.Err.Error(), "hunter2") {
 		t.Errorf("error shows the secret: %v", in.Err)

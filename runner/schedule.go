@@ -261,7 +261,7 @@ func (s *schedule) stepValue(name string, st *stepState) cty.Value {
 		}
 	}
 	if len(m) == 0 {
-		return cty.MapValEmpty(stepResultType)
+		return cty.MapValEmpty(config.StepResultType)
 	}
 	return cty.MapVal(m)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -13,9 +14,10 @@ import (
 const graphHelp = `  Print the step dependency graph of the workflow at PATH (default ".") in
   the DOT language, for Graphviz: one node per step, one edge from each step
   to every step it depends on. Solid edges come from depends_on, dashed ones
-  from references such as step.NAME.output in the step's expressions. The
-  output is deterministic. An invalid workflow prints its diagnostics and
-  exits 2.
+  from references such as step.NAME.output in the step's expressions. Each
+  workflow-level lock is an ellipse joined by dotted lines to the steps of
+  its scope (or labelled "whole run"). The output is deterministic. An
+  invalid workflow prints its diagnostics and exits 2.
 
   Example: lockstep graph | dot -Tsvg > graph.svg`
 
@@ -74,6 +76,33 @@ func writeDOT(out io.Writer, w *config.Workflow) {
 			fmt.Fprintf(&b, "  %q -> %q%s;\n", "step."+name, "step."+dep, style)
 		}
 	}
+	writeDOTLocks(&b, w)
 	b.WriteString("}\n")
 	_, _ = io.WriteString(out, b.String())
+}
+
+// writeDOTLocks adds the workflow-level locks and their scopes.
+func writeDOTLocks(b *strings.Builder, w *config.Workflow) {
+	for _, name := range sortedNames(w.Locks) {
+		label := "lock." + name
+		if w.Locks[name].Steps == nil {
+			label += "\n(whole run)"
+		}
+		fmt.Fprintf(b, "  %q [shape = ellipse, label = %q];\n", "lock."+name, label)
+		if w.Locks[name].Steps == nil {
+			continue
+		}
+		for _, step := range w.LockScope(name) {
+			fmt.Fprintf(b, "  %q -> %q [style = dotted, arrowhead = none];\n", "lock."+name, "step."+step)
+		}
+	}
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

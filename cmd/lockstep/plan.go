@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -42,6 +40,10 @@ type planState struct {
 	Error     string                      `json:"error,omitempty"`
 	Locks     map[string]lockState        `json:"locks,omitempty"`
 	Onces     map[string]*lock.OnceRecord `json:"once_markers,omitempty"`
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	locker lock.Locker // nil when not reachable
 }
 
 func planMain(args []string) int {
@@ -76,20 +78,34 @@ func planMain(args []string) int {
 		dw.diagnostics(wf, diags)
 		return exitUsage
 	}
-	instances := plan.Preview(scope)
-	state := queryState(wf, wff.backend, instances, logger)
+	locks, diags := plan.PreviewLocks(scope)
+	st := openState(wf, wff.backend, logger)
+	defer st.close()
+	doc := &planDoc{locks: locks, count: plan.InstanceCount(scope), state: st,
+		each: func(f func(*runner.PreviewInstance)) { plan.PreviewEach(scope, f) }}
 	if wff.json {
-		return writePlanJSON(os.Stdout, instances, state)
+		return writePlanJSON(os.Stdout, doc, diags)
 	}
-	code := exitOK
-	for _, pi := range instances {
-		if pi.Diags.HasErrors() {
-			writeDiagnostics(os.Stderr, wf.Files, pi.Diags)
-			code = exitUsage
-		}
+	if diags.HasErrors() {
+		writeDiagnostics(os.Stderr, wf.Files, diags)
 	}
-	writePlan(os.Stdout, instances, state)
-	return code
+	failed := writePlan(os.Stdout, doc, func(pi *runner.PreviewInstance) {
+		writeDiagnostics(os.Stderr, wf.Files, pi.Diags)
+	})
+	if failed || diags.HasErrors() {
+		return exitUsage
+	}
+	return exitOK
+}
+
+// planDoc is what plan shows: the workflow-level locks, the step instances
+// in order, produced one at a time so that a large plan is never held in
+// memory whole, and what the backend says about their keys.
+type planDoc struct {
+	locks []runner.PreviewLock
+	count int // instances each will produce
+	each  func(func(*runner.PreviewInstance))
+	state *planState
 }
 
 // humanDiags prints diagnostics with snippets.
@@ -103,49 +119,70 @@ func (h *humanDiags) diagnostics(wf *config.Workflow, diags hcl.Diagnostics) {
 	writeDiagnostics(h.w, files, diags)
 }
 
-// queryState asks the backend who holds each known lock key and which once
-// markers are set. An unreachable backend is reported, never fatal.
-func queryState(wf *config.Workflow, flagURL string, instances []*runner.PreviewInstance, logger hclog.Logger) *planState {
+// openState connects to the backend for plan's look at who holds each lock
+// and which once markers are set, within backendQueryTimeout for all of it.
+// An unreachable backend is reported, never fatal.
+func openState(wf *config.Workflow, flagURL string, logger hclog.Logger) *planState {
 	ctx, cancel := context.WithTimeout(context.Background(), backendQueryTimeout)
-	defer cancel()
 	var backend *config.Backend
 	if wf.Settings != nil {
 		backend = wf.Settings.Backend
 	}
-	st := &planState{Locks: map[string]lockState{}, Onces: map[string]*lock.OnceRecord{}}
+	st := &planState{Locks: map[string]lockState{}, Onces: map[string]*lock.OnceRecord{}, ctx: ctx, cancel: cancel}
 	locker, desc, err := openLocker(ctx, flagURL, backend, logger)
 	st.Backend = desc
 	if err != nil {
 		st.Error = err.Error()
 		return st
 	}
-	defer locker.Close()
-	st.Reachable = true
-	for _, pi := range instances {
-		for _, l := range pi.Locks {
-			if l.Key.Raw == "" || !st.Reachable {
-				continue
-			}
-			if _, seen := st.Locks[l.Key.Raw]; seen {
-				continue
-			}
-			hs, err := lock.HoldersOf(ctx, locker, l.Key.Raw)
-			if err != nil {
-				st.unreachable(err)
-				break
-			}
-			st.Locks[l.Key.Raw] = lockState{Holders: hs}
-		}
-		if pi.OnceKey != nil && pi.OnceKey.Raw != "" && st.Reachable {
-			rec, err := locker.Once(ctx, pi.OnceKey.Raw)
-			if err != nil {
-				st.unreachable(err)
-				continue
-			}
-			st.Onces[pi.OnceKey.Raw] = rec
-		}
+	st.locker, st.Reachable = locker, true
+	// One read before anything is printed, so that the header can say
+	// whether the backend answers (a client may connect lazily).
+	if _, err := lock.HoldersOf(ctx, locker, "lockstep/plan/probe"); err != nil {
+		st.unreachable(err)
 	}
 	return st
+}
+
+func (st *planState) close() {
+	if st.locker != nil {
+		st.locker.Close()
+	}
+	st.cancel()
+}
+
+// holders returns who holds key now; ok is false when that is not known.
+func (st *planState) holders(key string) (lockState, bool) {
+	if ls, seen := st.Locks[key]; seen {
+		return ls, true
+	}
+	if !st.Reachable || key == "" {
+		return lockState{}, false
+	}
+	hs, err := lock.HoldersOf(st.ctx, st.locker, key)
+	if err != nil {
+		st.unreachable(err)
+		return lockState{}, false
+	}
+	st.Locks[key] = lockState{Holders: hs}
+	return st.Locks[key], true
+}
+
+// once returns the once marker of key; ok is false when that is not known.
+func (st *planState) once(key string) (*lock.OnceRecord, bool) {
+	if rec, seen := st.Onces[key]; seen {
+		return rec, true
+	}
+	if !st.Reachable || key == "" {
+		return nil, false
+	}
+	rec, err := st.locker.Once(st.ctx, key)
+	if err != nil {
+		st.unreachable(err)
+		return nil, false
+	}
+	st.Onces[key] = rec
+	return rec, true
 }
 
 func (st *planState) unreachable(err error) {
@@ -155,95 +192,4 @@ func (st *planState) unreachable(err error) {
 			st.Error = "no answer within " + backendQueryTimeout.String()
 		}
 	}
-}
-
-// writePlan prints the plan for people.
-func writePlan(w io.Writer, instances []*runner.PreviewInstance, st *planState) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "lockstep will run %d step instance(s) in this order:\n", len(instances))
-	if st.Reachable {
-		fmt.Fprintf(&b, "(backend %s: current lock holders and once markers shown)\n", st.Backend)
-	} else {
-		fmt.Fprintf(&b, "(backend %s not reachable: %s; lock holders and once markers not shown)\n", orUnknown(st.Backend), st.Error)
-	}
-	for _, pi := range instances {
-		b.WriteString("\n")
-		writeInstance(&b, pi, st)
-	}
-	io.WriteString(w, b.String())
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "(unknown)"
-	}
-	return s
-}
-
-func writeInstance(b *strings.Builder, pi *runner.PreviewInstance, st *planState) {
-	fmt.Fprintf(b, "  %s\n", pi.Address)
-	attr := func(name, value string) { fmt.Fprintf(b, "      %-12s %s\n", name, value) }
-	if pi.Description != "" {
-		attr("description", pi.Description)
-	}
-	if len(pi.ForEachAfter) > 0 {
-		attr("for_each", runner.PreviewValue{After: pi.ForEachAfter}.String())
-	}
-	if len(pi.DependsOn) > 0 {
-		attr("after", "step."+strings.Join(pi.DependsOn, ", step."))
-	}
-	for _, l := range pi.Locks {
-		name := "lock"
-		if l.Label != "" {
-			name = "lock " + l.Label
-		}
-		attr(name, fmt.Sprintf("%s ttl=%s timeout=%s on_busy=%s limit=%s", l.Key, l.TTL, l.Timeout, l.OnBusy, l.Limit))
-		if st.Reachable && l.Key.Raw != "" {
-			attr("", "  "+lockNow(st.Locks[l.Key.Raw]))
-		}
-	}
-	if pi.OnceKey != nil {
-		ttl := "forever"
-		if pi.OnceTTL != nil {
-			ttl = pi.OnceTTL.String()
-		}
-		attr("once", fmt.Sprintf("%s kept %s", pi.OnceKey, ttl))
-		if st.Reachable && pi.OnceKey.Raw != "" {
-			if rec := st.Onces[pi.OnceKey.Raw]; rec != nil {
-				attr("", "  marker SET by "+orUnknown(rec.Owner)+" at "+rec.At.UTC().Format(time.RFC3339)+": the step will be skipped")
-			} else {
-				attr("", "  marker not set: the step will run")
-			}
-		}
-	}
-	for i, c := range pi.Checks {
-		if c.Condition != nil {
-			attr(fmt.Sprintf("check %d", i+1), fmt.Sprintf("condition %s (now: %s)", c.ConditionSource, c.Condition))
-		}
-		if c.Command != nil {
-			attr(fmt.Sprintf("check %d", i+1), "command "+c.Command.String())
-		}
-	}
-	if pi.Command != nil {
-		name := "command"
-		if pi.Shell {
-			name = "shell"
-		}
-		attr(name, pi.Command.String())
-	}
-	for _, kv := range []struct {
-		name string
-		v    *runner.PreviewValue
-	}{{"env", pi.Env}, {"dir", pi.Dir}, {"timeout", pi.Timeout}, {"retry", pi.Retry}} {
-		if kv.v != nil {
-			attr(kv.name, kv.v.String())
-		}
-	}
-}
-
-func lockNow(ls lockState) string {
-	if len(ls.Holders) == 0 {
-		return "free now"
-	}
-	return "held now by " + holderSummary(ls.Holders)
 }

@@ -1,30 +1,80 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"io"
 
-	"github.com/lockstep-dev/lockstep/lock"
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/lockstep-dev/lockstep/runner"
 )
 
 // planValue is a value in plan -json: known with its value, known after some
-// steps, or sensitive.
+// steps or locks, or sensitive. A default carries "default": true.
 type planValue struct {
-	Value     json.RawMessage `json:"value,omitempty"`
-	Known     bool            `json:"known"`
-	Sensitive bool            `json:"sensitive,omitempty"`
-	After     []string        `json:"known_after,omitempty"`
+	Value      json.RawMessage `json:"value,omitempty"`
+	Known      bool            `json:"known"`
+	Sensitive  bool            `json:"sensitive,omitempty"`
+	Default    bool            `json:"default,omitempty"`
+	After      []string        `json:"known_after,omitempty"`
+	AfterLocks []string        `json:"known_after_locks,omitempty"`
 }
 
-type planLock struct {
-	Label   string     `json:"label,omitempty"`
-	Key     *planValue `json:"key"`
-	TTL     *planValue `json:"ttl"`
-	Timeout *planValue `json:"timeout"`
-	OnBusy  *planValue `json:"on_busy"`
-	Limit   *planValue `json:"limit"`
-	Now     *lockState `json:"now,omitempty"`
+// planBlock is a block's attributes in plan -json: one property per
+// attribute of its schema (absent ones with their defaults, or only those
+// set when setOnly), in schema order, after the fixed properties.
+type planBlock struct {
+	fixed   []jsonProp
+	attrs   runner.PreviewBlock
+	setOnly bool
+}
+
+type jsonProp struct {
+	name  string
+	value any
+}
+
+func (b planBlock) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	first := true
+	write := func(name string, v any) error {
+		if !first {
+			buf.WriteByte(',')
+		}
+		first = false
+		k, _ := json.Marshal(name)
+		buf.Write(k)
+		buf.WriteByte(':')
+		return jsonInto(&buf, v)
+	}
+	for _, p := range b.fixed {
+		if err := write(p.name, p.value); err != nil {
+			return nil, err
+		}
+	}
+	for _, a := range b.attrs {
+		if b.setOnly && !a.Set {
+			continue
+		}
+		if err := write(a.Name, toPlanValue(&a.Value)); err != nil {
+			return nil, err
+		}
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+func jsonInto(buf *bytes.Buffer, v any) error {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	buf.Truncate(buf.Len() - 1) // the encoder's newline
+	return nil
 }
 
 type planCheck struct {
@@ -33,86 +83,141 @@ type planCheck struct {
 	Command         *planValue `json:"command,omitempty"`
 }
 
-type planStep struct {
-	Address      string           `json:"address"`
-	Step         string           `json:"step"`
-	Description  string           `json:"description,omitempty"`
-	DependsOn    []string         `json:"depends_on,omitempty"`
-	ForEachAfter []string         `json:"for_each_known_after,omitempty"`
-	Command      *planValue       `json:"command,omitempty"`
-	Shell        *planValue       `json:"shell,omitempty"`
-	Env          *planValue       `json:"env,omitempty"`
-	Dir          *planValue       `json:"dir,omitempty"`
-	Timeout      *planValue       `json:"timeout,omitempty"`
-	Locks        []planLock       `json:"locks,omitempty"`
-	OnceKey      *planValue       `json:"once_key,omitempty"`
-	OnceMarker   *lock.OnceRecord `json:"once_marker,omitempty"`
-	Checks       []planCheck      `json:"checks,omitempty"`
-	Errors       []string         `json:"errors,omitempty"`
-}
-
 func toPlanValue(v *runner.PreviewValue) *planValue {
 	if v == nil {
 		return nil
 	}
-	out := &planValue{Known: v.Known && !v.Sensitive, Sensitive: v.Sensitive, After: v.After}
+	out := &planValue{Known: v.Known && !v.Sensitive, Sensitive: v.Sensitive, Default: v.Default, After: v.After,
+		AfterLocks: v.AfterLocks}
 	switch {
 	case out.Known && json.Valid([]byte(v.Text)):
 		out.Value = json.RawMessage(v.Text)
+	case out.Known && v.Default:
+		out.Value = json.RawMessage("null") // absent, no default: "(no limit)", "(forever)"
 	case out.Known:
 		out.Value, _ = json.Marshal(v.Text)
 	}
 	return out
 }
 
-func toPlanStep(pi *runner.PreviewInstance, st *planState) planStep {
-	ps := planStep{Address: pi.Address, Step: pi.Step, Description: pi.Description, DependsOn: pi.DependsOn,
-		ForEachAfter: pi.ForEachAfter, Env: toPlanValue(pi.Env), Dir: toPlanValue(pi.Dir),
-		Timeout: toPlanValue(pi.Timeout), OnceKey: toPlanValue(pi.OnceKey)}
-	if pi.Shell {
-		ps.Shell = toPlanValue(pi.Command)
-	} else {
-		ps.Command = toPlanValue(pi.Command)
+// lockJSON is a lock in plan -json: name (workflow-level) or label, every
+// attribute, the scope of a workflow-level lock and who holds it now.
+func lockJSON(l runner.PreviewLock, st *planState) planBlock {
+	var fixed []jsonProp
+	if l.Name != "" {
+		fixed = append(fixed, jsonProp{"name", l.Name})
 	}
-	for _, l := range pi.Locks {
-		pl := planLock{Label: l.Label, Key: toPlanValue(&l.Key), TTL: toPlanValue(&l.TTL), Timeout: toPlanValue(&l.Timeout),
-			OnBusy: toPlanValue(&l.OnBusy), Limit: toPlanValue(&l.Limit)}
-		if ls, ok := st.Locks[l.Key.Raw]; ok && l.Key.Raw != "" {
-			pl.Now = &ls
+	if l.Label != "" {
+		fixed = append(fixed, jsonProp{"label", l.Label})
+	}
+	if l.Name != "" {
+		steps := []string{}
+		for _, s := range l.Steps {
+			steps = append(steps, "step."+s)
 		}
-		ps.Locks = append(ps.Locks, pl)
+		fixed = append(fixed, jsonProp{"whole_run", l.Steps == nil}, jsonProp{"steps", steps})
 	}
-	if pi.OnceKey != nil && pi.OnceKey.Raw != "" {
-		ps.OnceMarker = st.Onces[pi.OnceKey.Raw]
+	b := planBlock{fixed: fixed, attrs: l.Attrs}
+	if ls, ok := st.holders(l.Key().Raw); ok {
+		b.fixed = append(b.fixed, jsonProp{"now", &ls})
 	}
-	for _, c := range pi.Checks {
-		ps.Checks = append(ps.Checks, planCheck{Condition: toPlanValue(c.Condition), ConditionSource: c.ConditionSource,
-			Command: toPlanValue(c.Command)})
-	}
-	for _, d := range pi.Diags {
-		ps.Errors = append(ps.Errors, d.Error())
-	}
-	return ps
+	return b
 }
 
-// writePlanJSON prints the plan as one JSON document (docs/cli/plan.md). It
-// returns exit code 2 when a step could not be evaluated, else 0.
-func writePlanJSON(w io.Writer, instances []*runner.PreviewInstance, st *planState) int {
-	doc := struct {
-		Backend *planState `json:"backend"`
-		Steps   []planStep `json:"steps"`
-	}{Backend: &planState{Backend: st.Backend, Reachable: st.Reachable, Error: st.Error}, Steps: []planStep{}}
+func stepJSON(pi *runner.PreviewInstance, st *planState) planBlock {
+	fixed := []jsonProp{{"address", pi.Address}, {"step", pi.Step}}
+	opt := func(name string, v any, set bool) {
+		if set {
+			fixed = append(fixed, jsonProp{name, v})
+		}
+	}
+	opt("description", pi.Description, pi.Description != "")
+	opt("depends_on", pi.DependsOn, len(pi.DependsOn) > 0)
+	opt("for_each_known_after", pi.ForEachAfter, len(pi.ForEachAfter) > 0)
+	opt("workflow_locks", pi.WorkflowLocks, len(pi.WorkflowLocks) > 0)
+	opt("shell_args", toPlanValue(pi.ShellArgs), pi.Shell && pi.ShellArgs != nil)
+	var locks []planBlock
+	for _, l := range pi.Locks {
+		locks = append(locks, lockJSON(l, st))
+	}
+	opt("locks", locks, len(locks) > 0)
+	if k := pi.OnceKey(); k != nil {
+		opt("once_key", toPlanValue(k), true)
+		opt("once", planBlock{attrs: pi.Once}, true)
+		rec, _ := st.once(k.Raw)
+		opt("once_marker", rec, rec != nil)
+	}
+	var checks []planCheck
+	for _, c := range pi.Checks {
+		checks = append(checks, planCheck{Condition: toPlanValue(c.Condition), ConditionSource: c.ConditionSource,
+			Command: toPlanValue(c.Command)})
+	}
+	opt("checks", checks, len(checks) > 0)
+	opt("retry", planBlock{attrs: pi.Retry}, pi.Retry != nil)
+	opt("errors", diagTexts(pi.Diags), pi.Diags.HasErrors())
+	return planBlock{fixed: fixed, attrs: pi.Attrs, setOnly: true}
+}
+
+func diagTexts(diags hcl.Diagnostics) []string {
+	var out []string
+	for _, d := range diags {
+		out = append(out, d.Error())
+	}
+	return out
+}
+
+// writePlanJSON prints the plan as one JSON document (docs/cli.md): the
+// workflow-level locks, the steps (written as they are evaluated), then the
+// backend and whether it answered. It returns exit code 2 when a step or a
+// workflow-level lock could not be evaluated, else 0.
+func writePlanJSON(w io.Writer, doc *planDoc, lockDiags hcl.Diagnostics) int {
+	out := bufio.NewWriterSize(w, 64<<10)
+	defer out.Flush()
 	code := exitOK
-	for _, pi := range instances {
-		ps := toPlanStep(pi, st)
-		if len(ps.Errors) > 0 {
+	if lockDiags.HasErrors() {
+		code = exitUsage
+	}
+	st := doc.state
+	locks := []planBlock{}
+	for _, l := range doc.locks {
+		locks = append(locks, lockJSON(l, st))
+	}
+	io.WriteString(out, "{\n  \"locks\": ")
+	writeIndented(out, locks)
+	if len(lockDiags) > 0 {
+		io.WriteString(out, ",\n  \"errors\": ")
+		writeIndented(out, diagTexts(lockDiags))
+	}
+	io.WriteString(out, ",\n  \"steps\": [")
+	first := true
+	doc.each(func(pi *runner.PreviewInstance) {
+		if pi.Diags.HasErrors() {
 			code = exitUsage
 		}
-		doc.Steps = append(doc.Steps, ps)
+		if !first {
+			io.WriteString(out, ",")
+		}
+		first = false
+		io.WriteString(out, "\n    ")
+		writeIndentedAt(out, stepJSON(pi, st), "    ")
+	})
+	if !first {
+		io.WriteString(out, "\n  ")
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	enc.Encode(doc)
+	io.WriteString(out, "],\n  \"backend\": ")
+	writeIndented(out, &planState{Backend: st.Backend, Reachable: st.Reachable, Error: st.Error})
+	io.WriteString(out, "\n}\n")
 	return code
+}
+
+// writeIndented writes v as JSON indented for a property of the document.
+func writeIndented(w io.Writer, v any) { writeIndentedAt(w, v, "  ") }
+
+func writeIndentedAt(w io.Writer, v any, prefix string) {
+	var buf, ind bytes.Buffer
+	if jsonInto(&buf, v) != nil || json.Indent(&ind, buf.Bytes(), prefix, "  ") != nil {
+		io.WriteString(w, "null")
+		return
+	}
+	w.Write(ind.Bytes())
 }

@@ -11,9 +11,10 @@ import (
 
 const validateHelp = `  Check whether the workflow at PATH (a directory, default ".", or one file)
   is valid: syntax, blocks and attributes, types, durations, references,
-  functions and cycles. Every problem is reported in one run. validate
-  needs no variable values (it checks against unknown values of each
-  variable's type) and never contacts a backend.
+  functions, cycles and the variable files loaded automatically from the
+  workflow directory (lockstep.vars, *.auto.vars). Every problem is reported
+  in one run. validate needs no variable values (it checks against unknown
+  values of each variable's type) and never contacts a backend.
 
   Exit status: 0 valid, 2 invalid or usage error.`
 
@@ -41,6 +42,10 @@ func validateMain(args []string) int {
 		return exitUsage
 	}
 	w, diags := config.Load(path, nil)
+	if w != nil && !diags.HasErrors() {
+		_, vd := w.ResolveVariables(config.VariableInputs{Partial: true})
+		diags = append(diags, vd...)
+	}
 	var files map[string]*hcl.File
 	if w != nil {
 		files = w.Files

@@ -1,3 +1,3 @@
 variable "env" {}
 variable "env" {} # ERROR: Duplicate variable declaration
-step "a" { shell = var.env }
+step "a" { shell = "echo ${var.env}" }
