@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -26,18 +27,31 @@ func TestLocal_conformance(t *testing.T) {
 		}
 		return l
 	}
-	locktest.Run(t, newLocker, locktest.Capabilities{})
+	locktest.Run(t, newLocker, locktest.Capabilities{FIFO: true, Modes: true, Newest: true, QueueLimit: true,
+		Positions: true, Kill: lock.KillLocal})
 }
 
 func TestDefaultLocalDir(t *testing.T) {
-	t.Setenv("XDG_RUNTIME_DIR", "/run/user/1234")
-	if d := lock.DefaultLocalDir(); d != "/run/user/1234/lockstep" {
-		t.Fatalf("with XDG_RUNTIME_DIR: %q", d)
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_STATE_HOME", "")
+	want := filepath.Join(home, ".local", "state", "lockstep")
+	if runtime.GOOS == "darwin" {
+		want = filepath.Join(home, "Library", "Application Support", "lockstep")
 	}
-	t.Setenv("XDG_RUNTIME_DIR", "")
-	want := filepath.Join(os.TempDir(), fmt.Sprintf("lockstep-%d", os.Getuid()))
 	if d := lock.DefaultLocalDir(); d != want {
-		t.Fatalf("without XDG_RUNTIME_DIR: %q, want %q", d, want)
+		t.Fatalf("with HOME: %q, want %q", d, want)
+	}
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	if d := lock.DefaultLocalDir(); d != filepath.Join(state, "lockstep") {
+		t.Fatalf("with XDG_STATE_HOME: %q", d)
+	}
+	t.Setenv("XDG_STATE_HOME", "relative/state")
+	t.Setenv("HOME", "/no-home")
+	want = filepath.Join(os.TempDir(), fmt.Sprintf("lockstep-%d", os.Getuid()))
+	if d := lock.DefaultLocalDir(); d != want {
+		t.Fatalf("without a home directory: %q, want %q", d, want)
 	}
 }
 
@@ -71,7 +85,7 @@ func TestLocal_processDeathReleases(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	hs, _ := l.Holders(ctx, "crash")
+	hs, _ := lock.HoldersOf(ctx, l, "crash")
 	if len(hs) != 1 || hs[0].PID != cmd.Process.Pid {
 		t.Fatalf("holders while the child holds: %+v", hs)
 	}
@@ -163,8 +177,8 @@ func TestLocal_forceReleaseOtherProcess(t *testing.T) {
 // TestLocal_retryAfterForceRelease: an acquire retried with the token of a
 // lease that another process force-released meanwhile must not hand back the
 // revoked lease; it takes the lock afresh, with a greater fence. The other
-// process's force-release is what it does on disk: it removes the holder
-// records of the held slots.
+// process's force-release is what it does on disk: it renames the holder's
+// ticket file (docs/locks.md).
 func TestLocal_retryAfterForceRelease(t *testing.T) {
 	dir := t.TempDir()
 	l, err := lock.NewLocal(dir, nil)
@@ -178,17 +192,17 @@ func TestLocal_retryAfterForceRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	removed := 0
-	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".json") && !strings.Contains(path, string(filepath.Separator)+"once"+string(filepath.Separator)) {
-			if os.Remove(path) == nil {
-				removed++
+	revoked := 0
+	filepath.WalkDir(filepath.Join(dir, "locks"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), "t") {
+			if os.Rename(path, path+".r") == nil {
+				revoked++
 			}
 		}
 		return nil
 	})
-	if removed == 0 {
-		t.Fatal("found no holder record to remove: the local layout changed")
+	if revoked == 0 {
+		t.Fatal("found no ticket file to revoke: the local layout changed")
 	}
 	if err := l.Check(ctx, "retry", first.Token); !errors.Is(err, lock.ErrNotHeld) {
 		t.Fatalf("check after force-release = %v, want ErrNotHeld", err)
