@@ -8,11 +8,11 @@ import (
 )
 
 // held is every ticket that holds a lock in this process, by directory, key
-// and token, shared by all Local values of the process. While it is not
-// empty a watcher checks every watchEvery that each ticket's path still
-// names the file this process holds: a removed or replaced lock directory,
-// or a ForceRelease from another process, is reported as a loss through
-// Lost within about that time.
+// and token, shared by all Local values of the process. Once Lost was
+// called and while held is not empty, a watcher checks every watchEvery
+// that each ticket's path still names the file this process holds: a
+// removed or replaced lock directory, or a ForceRelease from another
+// process, is reported as a loss through Lost within about that time.
 var held = struct {
 	sync.Mutex
 	m        map[string]*ticketFile
@@ -31,15 +31,11 @@ func (l *Local) lookup(key, token string) *ticketFile {
 	return held.m[l.heldID(key, token)]
 }
 
-// hold records tf as holding its lock under token and starts the watcher.
+// hold records tf as holding its lock under token.
 func (l *Local) hold(token string, tf *ticketFile) {
 	held.Lock()
 	defer held.Unlock()
 	held.m[l.heldID(tf.key, token)] = tf
-	if !held.watching {
-		held.watching = true
-		go watchHeld()
-	}
 }
 
 // heldLease returns the lease req.Token holds on req.Key in this process,
@@ -96,7 +92,13 @@ func watchHeld() {
 // another process), within about 100 ms. It never receives after a
 // Release; for a lease this process does not hold it receives at once.
 func (l *Local) Lost(key, token string) <-chan error {
-	if tf := l.lookup(key, token); tf != nil {
+	held.Lock()
+	defer held.Unlock()
+	if tf := held.m[l.heldID(key, token)]; tf != nil {
+		if !held.watching {
+			held.watching = true
+			go watchHeld()
+		}
 		return tf.lost
 	}
 	ch := make(chan error, 1)

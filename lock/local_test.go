@@ -106,8 +106,24 @@ func TestLocal_processDeathReleases(t *testing.T) {
 // startHolder starts a child process holding key in dir with a keeper
 // (ttl 300ms) and returns once it holds the lock, with its fence.
 func startHolder(t *testing.T, dir, key string) (*exec.Cmd, *bufio.Reader, int64) {
+	cmd, r := startHelper(t, dir, key, false)
+	line, err := r.ReadString('\n')
+	var fence int64
+	if _, serr := fmt.Sscanf(line, "held %d", &fence); err != nil || serr != nil {
+		t.Fatalf("helper: %q, %v", line, err)
+	}
+	return cmd, r, fence
+}
+
+// startHelper starts TestLocalHelper as a child process for key in dir;
+// with wait, it queues for the lock and prints "waiting" first.
+func startHelper(t *testing.T, dir, key string, wait bool) (*exec.Cmd, *bufio.Reader) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestLocalHelper$")
 	cmd.Env = append(os.Environ(), "LOCKSTEP_TEST_HOLD="+dir, "LOCKSTEP_TEST_KEY="+key)
+	if wait {
+		cmd.Env = append(cmd.Env, "LOCKSTEP_TEST_WAIT=1")
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -116,13 +132,7 @@ func startHolder(t *testing.T, dir, key string) (*exec.Cmd, *bufio.Reader, int64
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	r := bufio.NewReader(out)
-	line, err := r.ReadString('\n')
-	var fence int64
-	if _, serr := fmt.Sscanf(line, "held %d", &fence); err != nil || serr != nil {
-		t.Fatalf("helper: %q, %v", line, err)
-	}
-	return cmd, r, fence
+	return cmd, bufio.NewReader(out)
 }
 
 // TestLocalHelper is the child of the process tests: it holds a lock with a
@@ -137,7 +147,12 @@ func TestLocalHelper(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	lease, err := l.Acquire(ctx, lock.Request{Key: os.Getenv("LOCKSTEP_TEST_KEY"), TTL: 300 * time.Millisecond, Holder: lock.Holder{PID: os.Getpid()}})
+	req := lock.Request{Key: os.Getenv("LOCKSTEP_TEST_KEY"), TTL: 300 * time.Millisecond, Holder: lock.Holder{PID: os.Getpid()}}
+	if os.Getenv("LOCKSTEP_TEST_WAIT") != "" {
+		req.Wait = lock.WaitForever
+		req.OnWait = func([]lock.Holder) { fmt.Println("waiting") }
+	}
+	lease, err := l.Acquire(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ type ticketFile struct {
 	lost    chan error // receives the watcher's loss report (buffered 1)
 	gone    bool       // lost was sent, or the ticket left
 	killed  chan struct{}
+	finish  []func() // tidying left by inline waits, run by leave
 }
 
 // enqueue puts a ticket for req at the end of its key's queue.
@@ -141,19 +142,21 @@ func (tf *ticketFile) valid() bool {
 	return ok && !revoked
 }
 
-// leave takes the ticket out of the queue: the file goes first, then the
-// lock, which wakes the tickets waiting behind it. It reports whether the
-// ticket was still valid (neither revoked nor cut off from its directory).
+// leave takes the ticket out of the queue: its file goes, then its lock,
+// which wakes the tickets waiting behind it. (A waiter that finds the file
+// still there after the lock went knows its owner died, and removes it.)
+// It reports whether the ticket was still valid: neither revoked nor cut
+// off from its directory.
 func (tf *ticketFile) leave() bool {
 	tf.mu.Lock()
 	defer tf.mu.Unlock()
 	valid := false
 	if tf.f != noFile {
 		path, revoked, ok := tf.current()
+		valid = ok && !revoked
 		if ok {
 			removeFile(path)
 		}
-		valid = ok && !revoked
 		tf.f.close()
 		tf.f = noFile
 	}
@@ -161,6 +164,10 @@ func (tf *ticketFile) leave() bool {
 		tf.bell.close()
 		tf.bell = nil
 	}
+	for _, f := range tf.finish {
+		f()
+	}
+	tf.finish = nil
 	tf.gone = true
 	tf.l.track(tf, false)
 	return valid
