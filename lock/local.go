@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -106,6 +107,17 @@ func ensureDir(path string) error {
 		return errors.New("not a directory")
 	}
 	return checkOwner(fi)
+}
+
+// underTemp says whether dir lies in a temporary directory, which cleaners
+// age (holdDir keeps systemd-tmpfiles away from it).
+func underTemp(dir string) bool {
+	for _, t := range []string{os.TempDir(), "/tmp", "/var/tmp", "/private/tmp"} {
+		if t = filepath.Clean(t); dir == t || strings.HasPrefix(dir, t+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
 }
 
 func isDir(path string) bool {

@@ -31,7 +31,9 @@ func (l *Local) Acquire(ctx context.Context, req Request) (*Lease, error) {
 	if l.isKilled() {
 		return nil, unavailable(fmt.Sprintf("acquire %q", req.Key), errors.New("locker killed"))
 	}
-	l.holdDir.Do(func() { holdDir(l.dir) })
+	if underTemp(l.dir) {
+		l.holdDir.Do(func() { holdDir(l.dir) })
+	}
 	tf, err := l.enqueue(req)
 	if err != nil {
 		return nil, unavailable(fmt.Sprintf("acquire %q", req.Key), err)

@@ -37,13 +37,10 @@ type ticketFile struct {
 // enqueue puts a ticket for req at the end of its key's queue.
 func (l *Local) enqueue(req Request) (*ticketFile, error) {
 	dir := l.lockDir(req.Key)
-	if err := l.mkKeyDir(dir); err != nil {
-		return nil, err
-	}
 	tf := &ticketFile{l: l, key: req.Key, dir: dir, f: noFile, lost: make(chan error, 1), killed: make(chan struct{})}
 	tf.meta = ticketMeta{Holder: req.Holder, Key: req.Key, Limit: req.Limit, Queue: req.Queue, TokenHash: tokenHash(req.Token)}
 	tf.meta.Mode, tf.meta.Since, tf.meta.TTL = req.Mode, time.Now(), 0
-	seq, err := l.nextFence(req.Key, func(seq int64) error {
+	create := func(seq int64) error {
 		tf.t = ticket{seq: seq, mode: req.Mode, limit: req.Limit, queue: req.Queue, name: ticketName(seq, req.Mode, req.Limit, req.Queue)}
 		tf.path = filepath.Join(dir, tf.t.name)
 		f, err := createFile(tf.path)
@@ -64,7 +61,13 @@ func (l *Local) enqueue(req Request) (*ticketFile, error) {
 			return tf.write(time.Time{})
 		}
 		return nil
-	})
+	}
+	seq, err := l.nextFence(req.Key, create)
+	if errors.Is(err, fs.ErrNotExist) && tf.f == noFile { // a key not seen yet
+		if err = l.mkKeyDir(dir); err == nil {
+			seq, err = l.nextFence(req.Key, create)
+		}
+	}
 	if err == nil {
 		tf.id, err = tf.f.id()
 	}
