@@ -18,9 +18,9 @@ import (
 	"github.com/lockstep-dev/lockstep/lock"
 )
 
-// within is the deadline for anything the suite waits for: long enough for
+// modesWithin is the deadline for anything the suite waits for: long enough for
 // a busy 2-core machine, short enough that a hang fails the test.
-const within = 15 * time.Second
+const modesWithin = 15 * time.Second
 
 func (s *suite) needModes(t *testing.T) {
 	if !s.caps.Modes {
@@ -28,8 +28,8 @@ func (s *suite) needModes(t *testing.T) {
 	}
 }
 
-// holdersNow returns key's holders, failing the test on error.
-func holdersNow(t *testing.T, l lock.Locker, key string) []lock.Holder {
+// modesHolders returns key's holders, failing the test on error.
+func modesHolders(t *testing.T, l lock.Locker, key string) []lock.Holder {
 	t.Helper()
 	hs, err := lock.HoldersOf(ctxFor(t), l, key)
 	if err != nil {
@@ -38,8 +38,8 @@ func holdersNow(t *testing.T, l lock.Locker, key string) []lock.Holder {
 	return hs
 }
 
-// notAcquired fails when w already returned: it must still be waiting.
-func notAcquired(t *testing.T, w <-chan acquired, what string) {
+// stillWaiting fails when w already returned: it must still be waiting.
+func stillWaiting(t *testing.T, w <-chan acquired, what string) {
 	t.Helper()
 	select {
 	case r := <-w:
@@ -48,17 +48,17 @@ func notAcquired(t *testing.T, w <-chan acquired, what string) {
 	}
 }
 
-func mustRelease(t *testing.T, l lock.Locker, lease *lock.Lease) {
+func modesRelease(t *testing.T, l lock.Locker, lease *lock.Lease) {
 	t.Helper()
 	if err := l.Release(ctxFor(t), lease.Key, lease.Token); err != nil {
 		t.Fatalf("release %q: %v", lease.Key, err)
 	}
 }
 
-// got receives w's result within the suite deadline and fails on an error.
-func got(t *testing.T, w <-chan acquired, what string) *lock.Lease {
+// modesGot receives w's result within the suite deadline and fails on an error.
+func modesGot(t *testing.T, w <-chan acquired, what string) *lock.Lease {
 	t.Helper()
-	r := recv(t, w, within, what)
+	r := recv(t, w, modesWithin, what)
 	if r.err != nil {
 		t.Fatalf("%s: %v", what, r.err)
 	}
@@ -91,21 +91,21 @@ func (s *suite) sharedExclusive(t *testing.T) {
 		t.Fatalf("a shared try behind a queued exclusive request: got %v, want ErrBusy", err)
 	}
 	for _, lease := range shared {
-		notAcquired(t, x, "the exclusive waiter (shared holders remain)")
-		mustRelease(t, l, lease)
+		stillWaiting(t, x, "the exclusive waiter (shared holders remain)")
+		modesRelease(t, l, lease)
 	}
-	xl := got(t, x, "exclusive waiter after the shared holders left")
-	if hs := holdersNow(t, l, key); len(hs) != 1 || hs[0].RunID != "run-x" {
+	xl := modesGot(t, x, "exclusive waiter after the shared holders left")
+	if hs := modesHolders(t, l, key); len(hs) != 1 || hs[0].RunID != "run-x" {
 		t.Fatalf("holders while the exclusive one holds: %+v, want x alone", hs)
 	}
-	notAcquired(t, late, "the shared arrival behind the exclusive one")
+	stillWaiting(t, late, "the shared arrival behind the exclusive one")
 	for _, lease := range shared {
 		if xl.Fence <= lease.Fence {
 			t.Fatalf("exclusive fence %d not above shared fence %d", xl.Fence, lease.Fence)
 		}
 	}
-	mustRelease(t, l, xl)
-	s.exclusiveThenShared(t, l, got(t, late, "shared arrival after the exclusive one left"))
+	modesRelease(t, l, xl)
+	s.exclusiveThenShared(t, l, modesGot(t, late, "shared arrival after the exclusive one left"))
 }
 
 // exclusiveThenShared: with a shared holder, an exclusive waiter and a later
@@ -114,16 +114,16 @@ func (s *suite) exclusiveThenShared(t *testing.T, l lock.Locker, sh *lock.Lease)
 	ctx := ctxFor(t)
 	x := waitingAcquire(ctx, t, s.locker(t), lock.Request{Key: sh.Key, Holder: holder("x2")})
 	late := waitingAcquire(ctx, t, s.locker(t), lock.Request{Key: sh.Key, Mode: lock.Shared, Holder: holder("late2")})
-	notAcquired(t, x, "the exclusive waiter behind a shared holder")
-	mustRelease(t, l, sh)
-	xl := got(t, x, "second exclusive waiter")
-	notAcquired(t, late, "the second shared arrival")
-	mustRelease(t, l, xl)
-	sl := got(t, late, "second shared arrival")
+	stillWaiting(t, x, "the exclusive waiter behind a shared holder")
+	modesRelease(t, l, sh)
+	xl := modesGot(t, x, "second exclusive waiter")
+	stillWaiting(t, late, "the second shared arrival")
+	modesRelease(t, l, xl)
+	sl := modesGot(t, late, "second shared arrival")
 	if sl.Fence <= xl.Fence {
 		t.Fatalf("fence %d after the exclusive holder's %d", sl.Fence, xl.Fence)
 	}
-	mustRelease(t, l, sl)
+	modesRelease(t, l, sl)
 	if _, err := l.Acquire(ctx, lock.Request{Key: sh.Key, Mode: lock.Shared, Limit: 2}); err == nil || errors.Is(err, lock.ErrBusy) {
 		t.Fatalf("shared with limit 2: got %v, want a request error (semaphores are exclusive)", err)
 	}
@@ -144,25 +144,25 @@ func (s *suite) newestWins(t *testing.T) {
 		ws = append(ws, waitingAcquire(ctx, t, s.locker(t), lock.Request{Key: key, Queue: lock.Newest, Holder: holder(fmt.Sprint("n", i))}))
 	}
 	for i, w := range ws[:n-1] {
-		r := recv(t, w, within, fmt.Sprintf("waiter %d superseded while the holder still holds", i))
+		r := recv(t, w, modesWithin, fmt.Sprintf("waiter %d superseded while the holder still holds", i))
 		var se *lock.SupersededError
 		if !errors.As(r.err, &se) || !errors.Is(r.err, lock.ErrSuperseded) || se.Key != key {
 			t.Fatalf("older waiter %d: got lease %v, error %v; want a *SupersededError", i, r.lease, r.err)
 		}
-		if !namesNewer(se.By, i, n) {
+		if !modesNamesNewer(se.By, i, n) {
 			t.Fatalf("waiter %d superseded by %+v, want one of the newer arrivals", i, se.By)
 		}
 	}
-	notAcquired(t, ws[n-1], "the newest waiter (the lock is held)")
-	mustRelease(t, l, lease)
-	last := got(t, ws[n-1], "the newest waiter after the release")
-	if hs := holdersNow(t, l, key); len(hs) != 1 || hs[0].RunID != fmt.Sprint("run-n", n-1) {
+	stillWaiting(t, ws[n-1], "the newest waiter (the lock is held)")
+	modesRelease(t, l, lease)
+	last := modesGot(t, ws[n-1], "the newest waiter after the release")
+	if hs := modesHolders(t, l, key); len(hs) != 1 || hs[0].RunID != fmt.Sprint("run-n", n-1) {
 		t.Fatalf("holders: %+v, want the newest arrival alone", hs)
 	}
-	mustRelease(t, l, last)
+	modesRelease(t, l, last)
 }
 
-func namesNewer(by lock.Holder, i, n int) bool {
+func modesNamesNewer(by lock.Holder, i, n int) bool {
 	for j := i + 1; j < n; j++ {
 		if by.RunID == fmt.Sprint("run-n", j) {
 			return true
@@ -196,25 +196,25 @@ func (s *suite) queueFull(t *testing.T) {
 	if li, err := l.Show(ctx, key); err != nil || li.Waiters != 2 {
 		t.Fatalf("show after the refusal: %+v, %v; want 2 waiters", li, err)
 	}
-	mustRelease(t, l, lease)
-	mustRelease(t, l, got(t, w1, "first waiter"))
-	mustRelease(t, l, got(t, w2, "second waiter"))
+	modesRelease(t, l, lease)
+	modesRelease(t, l, modesGot(t, w1, "first waiter"))
+	modesRelease(t, l, modesGot(t, w2, "second waiter"))
 }
 
-// queueRecorder keeps the statuses a waiter's OnQueue reported.
-type queueRecorder struct {
+// modesQueueRecorder keeps the statuses a waiter's OnQueue reported.
+type modesQueueRecorder struct {
 	mu   sync.Mutex
 	last lock.QueueStatus
 	n    int
 }
 
-func (q *queueRecorder) on(st lock.QueueStatus) {
+func (q *modesQueueRecorder) on(st lock.QueueStatus) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.last, q.n = st, q.n+1
 }
 
-func (q *queueRecorder) at(position int) bool {
+func (q *modesQueueRecorder) at(position int) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.n > 0 && q.last.Position == position && q.last.Length >= position
@@ -229,23 +229,23 @@ func (s *suite) positions(t *testing.T) {
 	const key = "line"
 	l, ctx := s.locker(t), ctxFor(t)
 	lease := mustAcquire(t, l, lock.Request{Key: key, Holder: holder("h")})
-	recs := make([]*queueRecorder, 3)
+	recs := make([]*modesQueueRecorder, 3)
 	var ws []<-chan acquired
 	for i := range recs {
-		recs[i] = &queueRecorder{}
+		recs[i] = &modesQueueRecorder{}
 		ws = append(ws, waitingAcquire(ctx, t, s.locker(t), lock.Request{Key: key, OnQueue: recs[i].on, Holder: holder(fmt.Sprint("w", i))}))
-		eventually(t, within, fmt.Sprintf("waiter %d reports position %d", i, i+1), func() bool { return recs[i].at(i + 1) })
+		eventually(t, modesWithin, fmt.Sprintf("waiter %d reports position %d", i, i+1), func() bool { return recs[i].at(i + 1) })
 	}
 	s.showQueue(t, l, key, 3)
-	mustRelease(t, l, lease)
-	first := got(t, ws[0], "first waiter")
+	modesRelease(t, l, lease)
+	first := modesGot(t, ws[0], "first waiter")
 	for i := 1; i < 3; i++ {
-		eventually(t, within, fmt.Sprintf("waiter %d moves up to position %d", i, i), func() bool { return recs[i].at(i) })
+		eventually(t, modesWithin, fmt.Sprintf("waiter %d moves up to position %d", i, i), func() bool { return recs[i].at(i) })
 	}
 	s.showQueue(t, l, key, 2)
-	mustRelease(t, l, first)
-	mustRelease(t, l, got(t, ws[1], "second waiter"))
-	mustRelease(t, l, got(t, ws[2], "third waiter"))
+	modesRelease(t, l, first)
+	modesRelease(t, l, modesGot(t, ws[1], "second waiter"))
+	modesRelease(t, l, modesGot(t, ws[2], "third waiter"))
 }
 
 // showQueue checks that Show lists the last n of the waiters w0..w2 in
@@ -286,17 +286,17 @@ func (s *suite) deadWaiterModes(t *testing.T) {
 	late := waitingAcquire(ctx, t, s.locker(t), lock.Request{Key: key, Mode: lock.Shared, Holder: holder("late")})
 	start := time.Now()
 	s.caps.Kill(t, doomed)
-	sl := got(t, late, "shared arrival behind a dead exclusive waiter, with no release")
+	sl := modesGot(t, late, "shared arrival behind a dead exclusive waiter, with no release")
 	t.Logf("shared arrival joined %s after the exclusive waiter ahead of it died", time.Since(start))
 	cancel()
-	if d := recv(t, dead, within, "dead waiter returns"); d.err == nil {
+	if d := recv(t, dead, modesWithin, "dead waiter returns"); d.err == nil {
 		t.Fatalf("the dead waiter acquired: fence %d", d.lease.Fence)
 	}
-	if hs := holdersNow(t, l, key); len(hs) != 2 {
+	if hs := modesHolders(t, l, key); len(hs) != 2 {
 		t.Fatalf("holders: %+v, want the two shared holders", hs)
 	}
-	mustRelease(t, l, sh)
-	mustRelease(t, l, sl)
+	modesRelease(t, l, sh)
+	modesRelease(t, l, sl)
 }
 
 // cancelModes: cancelling an exclusive waiter that blocks later shared
@@ -310,16 +310,16 @@ func (s *suite) cancelModes(t *testing.T) {
 	x := waitingAcquire(xctx, t, s.locker(t), lock.Request{Key: key, Holder: holder("x")})
 	late := waitingAcquire(ctx, t, s.locker(t), lock.Request{Key: key, Mode: lock.Shared, Holder: holder("late")})
 	cancel()
-	if r := recv(t, x, within, "cancelled exclusive waiter returns"); !errors.Is(r.err, context.Canceled) {
+	if r := recv(t, x, modesWithin, "cancelled exclusive waiter returns"); !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("cancelled waiter: got %v, want context.Canceled", r.err)
 	}
-	sl := got(t, late, "shared arrival after the exclusive waiter ahead of it was cancelled")
+	sl := modesGot(t, late, "shared arrival after the exclusive waiter ahead of it was cancelled")
 	li, err := l.Show(ctx, key)
 	if err != nil || len(li.Holders) != 2 || li.Waiters != 0 || len(li.Queue) != 0 {
 		t.Fatalf("show after the cancel: %+v, %v; want 2 shared holders and no waiter", li, err)
 	}
-	mustRelease(t, l, sh)
-	mustRelease(t, l, sl)
+	modesRelease(t, l, sh)
+	modesRelease(t, l, sl)
 	if li, err := l.Show(ctx, key); err != nil || len(li.Holders) != 0 || len(li.Queue) != 0 {
 		t.Fatalf("show after everyone left: %+v, %v", li, err)
 	}
