@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -73,6 +74,9 @@ type localWait struct {
 type leftEvent struct {
 	seq int64
 	err error
+	// cleared: the ticket had held the lock as the only exclusive holder,
+	// so every ticket ahead of it had left by then.
+	cleared bool
 }
 
 func (w *localWait) run(ctx context.Context) (*Lease, error) {
@@ -105,6 +109,11 @@ func (w *localWait) run(ctx context.Context) (*Lease, error) {
 			}
 			w.gone[ev.seq] = true
 			delete(w.watched, ev.seq)
+			for _, t := range w.ahead {
+				if ev.cleared && t.seq < ev.seq {
+					w.gone[t.seq] = true
+				}
+			}
 			if w.mayHold() {
 				return w.grant()
 			}
@@ -317,7 +326,14 @@ func (w *localWait) waitLeft(t ticket) (ev leftEvent, finish func()) {
 	if errors.Is(err, fs.ErrNotExist) {
 		err = nil
 	}
-	return leftEvent{t.seq, err}, func() {
+	ev = leftEvent{seq: t.seq, err: err}
+	if err == nil && f != noFile && t.mode == Exclusive && t.limit == 1 {
+		var b [acqDigits]byte
+		n, _ := f.readAt(b[:], 0)
+		ns, perr := strconv.ParseInt(string(b[:n]), 10, 64)
+		ev.cleared = n == acqDigits && perr == nil && ns > 0
+	}
+	return ev, func() {
 		if f != noFile {
 			if err == nil {
 				reap(path, f)

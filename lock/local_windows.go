@@ -36,6 +36,11 @@ func openFile(path string, access, disposition, flags uint32) (osFile, error) {
 		return noFile, err
 	}
 	h, err := windows.CreateFile(p, access, shareAll, nil, disposition, windows.FILE_ATTRIBUTE_NORMAL|flags, 0)
+	if errors.Is(err, windows.ERROR_ACCESS_DENIED) && disposition == windows.OPEN_EXISTING {
+		// A file deleted while others still had it open lingers, and
+		// refuses to open, until they close it: it is gone for the queue.
+		err = windows.ERROR_FILE_NOT_FOUND
+	}
 	if err != nil {
 		return noFile, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -109,20 +114,28 @@ func (f osFile) waitShared(cancel <-chan struct{}) error {
 	return windows.GetOverlappedResult(windows.Handle(f), &ov, &n, true)
 }
 
+// readAt reads at off, on a synchronous or an overlapped handle.
 func (f osFile) readAt(b []byte, off int64) (int, error) {
 	var n uint32
 	ov := windows.Overlapped{Offset: uint32(off), OffsetHigh: uint32(off >> 32)}
 	err := windows.ReadFile(windows.Handle(f), b, &n, &ov)
+	if errors.Is(err, windows.ERROR_IO_PENDING) {
+		err = windows.GetOverlappedResult(windows.Handle(f), &ov, &n, true)
+	}
 	if errors.Is(err, windows.ERROR_HANDLE_EOF) {
 		err = nil
 	}
 	return int(n), err
 }
 
+// writeAt writes at off, on a synchronous or an overlapped handle.
 func (f osFile) writeAt(b []byte, off int64) error {
 	var n uint32
 	ov := windows.Overlapped{Offset: uint32(off), OffsetHigh: uint32(off >> 32)}
 	err := windows.WriteFile(windows.Handle(f), b, &n, &ov)
+	if errors.Is(err, windows.ERROR_IO_PENDING) {
+		err = windows.GetOverlappedResult(windows.Handle(f), &ov, &n, true)
+	}
 	if err == nil && int(n) != len(b) {
 		err = errors.New("short write")
 	}
