@@ -261,14 +261,15 @@ func (w *localWait) supersededBy(behind []ticket) (Holder, bool) {
 		if t.queue != Newest {
 			continue
 		}
-		if !live(w.tf.dir, t) {
-			w.gone[t.seq] = true
-			continue
-		}
 		m, ok := readTicket(filepath.Join(w.tf.dir, t.name))
-		if !ok {
-			// Still in enqueue, which writes it under the counter's lock.
+		if !ok || !live(w.tf.dir, t) {
+			// Maybe still in enqueue, which creates, locks and writes it
+			// under the counter's lock: look again once that is free.
 			w.tf.l.nextFence(w.req.Key, nil)
+			if !live(w.tf.dir, t) {
+				w.gone[t.seq] = true
+				continue
+			}
 			m, _ = readTicket(filepath.Join(w.tf.dir, t.name))
 		}
 		by := m.Holder
