@@ -50,7 +50,8 @@ type Keeper struct {
 // zero). It is lost when a renewal returns ErrNotHeld, or when no renewal has
 // succeeded before the local monotonic deadline (send time of the last
 // successful renewal + TTL - Margin): the server may have expired it by
-// then. On loss Lost() is closed and Err() says why. Cancelling ctx stops
+// then. A Renewer that implements LossWatcher reports a loss between
+// renewals too. On loss Lost() is closed and Err() says why. Cancelling ctx stops
 // renewing like Stop. Keep never releases the lease.
 func Keep(ctx context.Context, l Renewer, lease *Lease, opts *KeepOptions) *Keeper {
 	k := &Keeper{l: l, lease: lease, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
@@ -115,9 +116,13 @@ func (k *Keeper) run(ctx context.Context, start time.Time) {
 	deadline := start.Add(k.lease.TTL - k.opts.Margin)
 	timer := time.NewTimer(k.opts.Interval)
 	defer timer.Stop()
+	lost := lossSignal(k.l, k.lease) // keeper_watch.go
 	for {
 		select {
 		case <-timer.C:
+		case err := <-lost:
+			k.lose(err)
+			return
 		case <-k.stop:
 			return
 		case <-ctx.Done():
