@@ -76,6 +76,9 @@ func (d *backendDecoder) backend(b *hcl.Block) *Backend {
 	case "redis":
 		c := d.content(b.Body, redisSchema)
 		be.URL, be.Username = d.str(c, "url"), d.str(c, "username")
+		if a := c.Attributes["url"]; a != nil {
+			be.URLRange = a.Expr.Range().Ptr()
+		}
 		be.Password, be.KeyPrefix = d.str(c, "password"), d.str(c, "key_prefix")
 		be.DB = d.integer(c, "db")
 		d.redisBlocks(be, c.Blocks)

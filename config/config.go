@@ -56,7 +56,8 @@ type Backend struct {
 	Type string // "redis" or "local"
 
 	// redis
-	URL       string // redis://, rediss:// or unix:// URL; may be empty with Sentinel/Cluster
+	URL       string     // redis://, rediss:// or unix:// URL; may be empty with Sentinel/Cluster
+	URLRange  *hcl.Range // the url expression, when the attribute is set (for diagnostics)
 	Username  string
 	Password  string // never printed
 	KeyPrefix string // "" means the default, "lockstep:"

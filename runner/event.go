@@ -45,6 +45,8 @@ type Event struct {
 	WaitStart time.Time     // lock_wait: when this wait began
 	Fence     int64         // lock_acquired: fencing token of the lease
 	Limit     int           // lock_wait, lock_acquired: holders allowed at once
+	Position  int           // lock_wait: place in line, 1 = next (0: unknown)
+	Length    int           // lock_wait: waiters in line, this one included (0: unknown)
 
 	Stream string // step_output: "stdout" or "stderr"
 	Line   string // step_output: one line, without its newline

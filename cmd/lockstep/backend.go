@@ -5,18 +5,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
-	"net"
 	"net/url"
 	"os"
-	"path/filepath"
+	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/hcl/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
@@ -33,27 +28,44 @@ type backendSpec struct {
 	keyPrefix string // redis: "" means the engine's default
 	simple    *redis.Options
 	universal *redis.UniversalOptions // Sentinel or Cluster
+	password  bool                    // the URL carries a password
+	create    bool                    // local: create dir when missing (?create=1)
 }
 
-// openLocker resolves and opens the backend, first match wins: flagURL (the
-// -backend flag), LOCKSTEP_BACKEND, the workflow's backend block b (may be
-// nil), else the local backend in the per-user default directory. It returns
-// the locker and a description of the backend for display with any password
-// redacted. Errors wrap lock.ErrUnavailable when the backend cannot be reached,
-// and are usage errors (exit 2) when the URL or block is malformed. Opening
-// does not contact the server: the first operation reports an unreachable one.
-func openLocker(ctx context.Context, flagURL string, b *config.Backend, logger hclog.Logger) (lock.Locker, string, error) {
-	spec, err := resolveBackend(flagURL, os.Getenv("LOCKSTEP_BACKEND"), b)
+// openLocker resolves, opens and probes the backend, first match wins:
+// flagURL (the -backend flag), LOCKSTEP_BACKEND, the workflow's backend
+// block b (may be nil), else the local backend in the per-user default
+// directory. It returns the locker and a description of the backend for
+// display (spec.desc), with any password redacted; spec is set whenever the
+// selection could be resolved. A malformed URL or block is a usage
+// error (exit 2, a *diagError when the block's source says why); a backend
+// that cannot be reached or refuses us (connection, authentication, TLS,
+// permissions) an error wrapping lock.ErrUnavailable (exit 5) whose message
+// names the problem (probe). It is the one place every command opens a
+// backend.
+func openLocker(ctx context.Context, e *env, flagURL string, b *config.Backend, logger hclog.Logger) (lock.Locker, *backendSpec, error) {
+	spec, err := resolveBackend(flagURL, e.getenv("LOCKSTEP_BACKEND"), b)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
+	}
+	if spec.password && spec.source == "-backend" {
+		fmt.Fprintln(e.stderr, passwordWarning)
 	}
 	l, err := spec.open(logger)
 	if err != nil {
-		return nil, spec.desc, err
+		return nil, spec, err
+	}
+	if err := probe(ctx, l, spec.desc); err != nil {
+		l.Close()
+		return nil, spec, err
 	}
 	logger.Debug("backend opened", "backend", spec.desc, "from", spec.source)
-	return l, spec.desc, nil
+	return l, spec, nil
 }
+
+// passwordWarning is printed when -backend carries a password: every user of
+// the host can read a command line (ps, /proc/PID/cmdline).
+const passwordWarning = `lockstep: warning: the -backend URL holds a password, and a command line is visible to every user of this host (ps, /proc/*/cmdline); give the URL in LOCKSTEP_BACKEND instead, or in the workflow's backend block with password = env("REDIS_PASSWORD") or password = file("/run/secrets/redis")`
 
 // resolveBackend applies the selection order to the given sources.
 func resolveBackend(flagURL, envURL string, b *config.Backend) (*backendSpec, error) {
@@ -83,8 +95,12 @@ func parseBackendURL(raw, source string) (*backendSpec, error) {
 			return nil, usagef("%s: local backend URL %q has a host; use local:///absolute/dir", source, shown)
 		}
 		spec.local, spec.dir = true, u.Path
+		spec.create, err = strconv.ParseBool(cmpOr(u.Query().Get("create"), "false"))
+		if err != nil {
+			return nil, usagef("%s: local backend URL %q: create=%q: want 1 or 0", source, shown, u.Query().Get("create"))
+		}
 		if spec.dir == "" {
-			spec.desc = "local (default directory)"
+			spec.desc, spec.create = "local (default directory)", true
 		}
 		return spec, nil
 	case "redis", "rediss", "unix":
@@ -93,6 +109,7 @@ func parseBackendURL(raw, source string) (*backendSpec, error) {
 			return nil, usagef("%s: malformed backend URL %q: %v", source, shown, urlReason(err))
 		}
 		spec.simple = leanOptions(opts)
+		_, spec.password = u.User.Password()
 		return spec, nil
 	case "":
 		return nil, usagef("%s: backend URL %q has no scheme; want redis://, rediss://, unix:// or local://", source, shown)
@@ -133,7 +150,7 @@ func specFromBlock(b *config.Backend) (*backendSpec, error) {
 		if b.Path == "" {
 			desc = "local (default directory)"
 		}
-		return &backendSpec{source: where, desc: desc, local: true, dir: b.Path}, nil
+		return &backendSpec{source: where, desc: desc, local: true, dir: b.Path, create: true}, nil
 	}
 	if b.Type != "redis" {
 		return nil, usagef("%s: unknown backend type %q; want \"redis\" or \"local\"", where, b.Type)
@@ -148,7 +165,7 @@ func specFromBlock(b *config.Backend) (*backendSpec, error) {
 		return spec, nil
 	}
 	if b.URL == "" {
-		return nil, usagef("%s: a redis backend needs url, sentinel or cluster", where)
+		return nil, emptyURL(b, where)
 	}
 	url, err := parseBackendURL(b.URL, where+" url")
 	if err != nil {
@@ -220,115 +237,10 @@ func blockTLS(t *config.TLS) (*tls.Config, error) {
 	return c, nil
 }
 
-// redisLog sends go-redis's internal messages (dial retries and the like) to
-// the debug log instead of stderr. They carry addresses, never passwords.
-type redisLog struct{ logger hclog.Logger }
-
-func (l redisLog) Printf(_ context.Context, format string, v ...any) {
-	l.logger.Debug("go-redis: " + fmt.Sprintf(format, v...))
-}
-
-// open builds the client and the locker.
-func (s *backendSpec) open(logger hclog.Logger) (lock.Locker, error) {
-	redis.SetLogger(redisLog{logger})
-	if s.local {
-		return newLocalLocker(s.dir, logger)
+// cmpOr returns s, or def when s is empty.
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
 	}
-	// Without ContextTimeoutEnabled go-redis ignores context deadlines on
-	// the wire, so a renewal bounded to ttl/3 could hang on a dead network
-	// until the read timeout.
-	var client redis.UniversalClient
-	if s.universal != nil {
-		s.universal.ContextTimeoutEnabled = true
-		client = redis.NewUniversalClient(s.universal)
-	} else {
-		s.simple.ContextTimeoutEnabled = true
-		if s.simple.TLSConfig != nil && s.simple.Dialer == nil {
-			s.simple.Dialer = tlsDialer(s.simple)
-		}
-		client = redis.NewClient(s.simple)
-	}
-	return newRedisLocker(client, s.keyPrefix, logger)
-}
-
-// backendFlags are the -backend and -config flags that every command talking
-// to a backend takes.
-type backendFlags struct {
-	url    string
-	config string
-	local  bool // set by open: the selected backend is the local one
-}
-
-func (f *backendFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.url, "backend", "", "backend `URL`: redis://[user:pass@]host:port[/db], rediss://…, unix:///path.sock[?db=N], local:///dir (default: $LOCKSTEP_BACKEND, then the -config workflow's backend block, then the local backend)")
-	fs.StringVar(&f.config, "config", "", "use the backend block of the workflow at `PATH` (a directory or file)")
-}
-
-// open loads the -config workflow if given (only then) and opens the locker.
-func (f *backendFlags) open(ctx context.Context, logger hclog.Logger) (lock.Locker, string, error) {
-	var block *config.Backend
-	if f.config != "" && f.url == "" && os.Getenv("LOCKSTEP_BACKEND") == "" {
-		w, diags := config.Load(f.config, nil)
-		if diags.HasErrors() {
-			var files map[string]*hcl.File
-			if w != nil {
-				files = w.Files
-			}
-			writeDiagnostics(os.Stderr, files, diags)
-			return nil, "", usagef("-config %s: the workflow has errors", f.config)
-		}
-		if w.Settings != nil && w.Settings.Backend != nil {
-			b := *w.Settings.Backend
-			// A relative local path is relative to the workflow, as every
-			// other path in it.
-			if b.Type == "local" && b.Path != "" && !filepath.IsAbs(b.Path) {
-				b.Path = filepath.Join(w.Dir, b.Path)
-			}
-			block = &b
-		}
-	}
-	spec, err := resolveBackend(f.url, os.Getenv("LOCKSTEP_BACKEND"), block)
-	if err != nil {
-		return nil, "", err
-	}
-	f.local = spec.local
-	l, err := spec.open(logger)
-	return l, spec.desc, err
-}
-
-// tlsHandshakeTimeout bounds the TLS handshake apart from the TCP dial: a
-// plain-text Redis never answers a ClientHello, and without it every retry
-// would wait out the whole dial timeout.
-const tlsHandshakeTimeout = 2 * time.Second
-
-// tlsDialer dials TCP, then does the TLS handshake with its own timeout and
-// an error that says what probably went wrong. The error deliberately does not
-// wrap the timeout, so that go-redis does not retry a handshake that will
-// fail the same way.
-func tlsDialer(o *redis.Options) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		d := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 5 * time.Minute}
-		raw, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		conf := o.TLSConfig.Clone()
-		if conf.ServerName == "" {
-			if host, _, err := net.SplitHostPort(addr); err == nil {
-				conf.ServerName = host
-			}
-		}
-		hctx, cancel := context.WithTimeout(ctx, tlsHandshakeTimeout)
-		defer cancel()
-		conn := tls.Client(raw, conf)
-		if err := conn.HandshakeContext(hctx); err != nil {
-			raw.Close()
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) {
-				return nil, fmt.Errorf("tls handshake with %s failed: %v (is the server speaking TLS?)", addr, err)
-			}
-			return nil, fmt.Errorf("tls handshake with %s failed: %v", addr, err)
-		}
-		return conn, nil
-	}
+	return s
 }

@@ -70,8 +70,8 @@ func TestResolveBackend_malformed(t *testing.T) {
 		{"local://host/dir", "", "-backend"},
 	} {
 		_, err := resolveBackend(tc.flag, tc.env, nil)
-		if exitCodeFor(err) != exitUsage {
-			t.Errorf("%q/%q: exit %d (%v), want 2", tc.flag, tc.env, exitCodeFor(err), err)
+		if exitCode(err) != exitUsage {
+			t.Errorf("%q/%q: exit %d (%v), want 2", tc.flag, tc.env, exitCode(err), err)
 			continue
 		}
 		if !strings.Contains(err.Error(), tc.wantIn) || strings.Contains(err.Error(), "s3cret") {
@@ -101,12 +101,12 @@ func TestResolveBackend_block(t *testing.T) {
 		t.Errorf("cluster %+v, %v", s, err)
 	}
 	bad := &config.Backend{Type: "redis", TLS: &config.TLS{CAFile: "/nonexistent"}, DeclRange: rng}
-	if _, err := resolveBackend("", "", bad); exitCodeFor(err) != exitUsage || !strings.Contains(err.Error(), "main.hcl") {
+	if _, err := resolveBackend("", "", bad); exitCode(err) != exitUsage || !strings.Contains(err.Error(), "main.hcl") {
 		t.Errorf("bad tls: %v", err)
 	}
 }
 
-func TestExitCodeFor(t *testing.T) {
+func TestExitCode(t *testing.T) {
 	busy := &lock.BusyError{Key: "k"}
 	for _, tc := range []struct {
 		err  error
@@ -122,8 +122,8 @@ func TestExitCodeFor(t *testing.T) {
 		{fmt.Errorf("%w: %w", context.Canceled, &signalError{syscall.SIGINT}), 130},
 		{fmt.Errorf("%w: %w", context.Canceled, &signalError{syscall.SIGTERM}), 143},
 	} {
-		if got := exitCodeFor(tc.err); got != tc.want {
-			t.Errorf("exitCodeFor(%v) = %d, want %d", tc.err, got, tc.want)
+		if got := exitCode(tc.err); got != tc.want {
+			t.Errorf("exitCode(%v) = %d, want %d", tc.err, got, tc.want)
 		}
 	}
 }
@@ -148,7 +148,7 @@ func TestProcessHolder(t *testing.T) {
 	t.Setenv("USER", "")
 	t.Setenv("LOGNAME", "")
 	t.Setenv("LOCKSTEP_HOLDER_INFO", "https://ci.example/job/7")
-	h := processHolder()
+	h := processHolder(os.Getenv)
 	user, host, ok := strings.Cut(h.Owner, "@")
 	if !ok || user == "" || host == "" {
 		t.Errorf("owner %q is not user@host", h.Owner)
@@ -157,7 +157,7 @@ func TestProcessHolder(t *testing.T) {
 		t.Errorf("holder %+v", h)
 	}
 	t.Setenv("LOGNAME", "carol")
-	if u := currentUser(); u != "carol" {
+	if u := currentUser(os.Getenv); u != "carol" {
 		t.Errorf("currentUser with LOGNAME=carol: %q", u)
 	}
 }
@@ -168,28 +168,26 @@ func TestCurrentUser_username(t *testing.T) {
 	t.Setenv("USER", "")
 	t.Setenv("LOGNAME", "")
 	t.Setenv("USERNAME", "dave")
-	if u := currentUser(); u != "dave" {
+	if u := currentUser(os.Getenv); u != "dave" {
 		t.Errorf("currentUser with only USERNAME=dave: %q", u)
 	}
 }
 
 func TestWaitReporter_printsOnChange(t *testing.T) {
-	r := &waitReporter{key: "k", last: "\x00"}
-	old := os.Stderr
-	f, err := os.CreateTemp(t.TempDir(), "stderr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Stderr = f
+	e, _, stderr := testEnv(nil)
+	r := newWaitReporter(e, "k")
 	a := []lock.Holder{{Owner: "a@h", PID: 1, Fence: 1}}
 	b := []lock.Holder{{Owner: "b@h", PID: 2, Fence: 2}}
-	r.report(a)
-	r.report(a)
-	r.report(b)
-	r.report(b)
-	os.Stderr = old
-	out, _ := os.ReadFile(f.Name())
-	if n := strings.Count(string(out), "Lock Info:"); n != 2 {
+	r.onWait(a)
+	r.onWait(a)
+	r.onWait(b)
+	r.onWait(b)
+	r.close()
+	out := stderr.String()
+	if n := strings.Count(out, "Lock Info:"); n != 2 {
 		t.Errorf("printed the block %d times, want 2 (start and one change):\n%s", n, out)
+	}
+	if n := strings.Count(out, `Waiting for lock "k"`); n != 1 {
+		t.Errorf("printed the waiting line %d times, want 1 (in a log it comes back every %s):\n%s", n, waitRefresh, out)
 	}
 }

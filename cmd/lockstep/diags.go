@@ -5,25 +5,25 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcled"
-	"github.com/mattn/go-isatty"
 )
 
+// diagnostics prints diags on stderr with snippets from files (may be nil),
+// in colour when env.colour allows it.
+func (e *env) diagnostics(files map[string]*hcl.File, diags hcl.Diagnostics) {
+	writeDiagnostics(e.stderr, files, diags, e.colour())
+}
+
 // writeDiagnostics prints diags to w in HCL's text form with source snippets
-// taken from files, in colour only when w is a terminal and NO_COLOR is unset.
-// files may be nil (no snippets). Write errors are ignored: diagnostics go to
-// stderr, and there is nowhere else to report them.
-func writeDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
+// taken from files, in colour when color is set. files may be nil (no
+// snippets). Write errors are ignored: diagnostics go to stderr, and there is
+// nowhere else to report them.
+func writeDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, color bool) {
 	if len(diags) == 0 {
 		return
-	}
-	color := false
-	if f, ok := w.(*os.File); ok && os.Getenv("NO_COLOR") == "" {
-		color = isatty.IsTerminal(f.Fd())
 	}
 	tw := hcl.NewDiagnosticTextWriter(w, files, 78, color)
 	bare := hcl.NewDiagnosticTextWriter(w, nil, 78, color)

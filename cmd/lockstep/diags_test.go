@@ -56,9 +56,9 @@ func TestWriteJSONValidation_shape(t *testing.T) {
 }
 
 func TestWriteDiagnostics_noColourOffTTY(t *testing.T) {
-	var buf bytes.Buffer
-	writeDiagnostics(&buf, nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Broken", Detail: "It is broken."}})
-	out := buf.String()
+	e, _, stderr := testEnv(nil)
+	e.diagnostics(nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Broken", Detail: "It is broken."}})
+	out := stderr.String()
 	if !strings.Contains(out, "Error: Broken") || strings.Contains(out, "\x1b[") {
 		t.Fatalf("output %q", out)
 	}
@@ -74,7 +74,7 @@ func TestWriteDiagnostics_longLineHasNoSnippet(t *testing.T) {
 	writeDiagnostics(&buf, files, hcl.Diagnostics{
 		{Severity: hcl.DiagError, Summary: "Long", Detail: "Long.", Subject: &long},
 		{Severity: hcl.DiagError, Summary: "Short", Detail: "Short.", Subject: &short},
-	})
+	}, false)
 	if out := buf.String(); len(out) > 2000 || !strings.Contains(out, "2: y = 1") {
 		t.Fatalf("output (%d bytes): %.500s", len(out), out)
 	}

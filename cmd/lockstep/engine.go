@@ -1,12 +1,11 @@
 package main
 
-// The constructors of the lock engine's backends and its lease keeper, in one
-// place so that the rest of the CLI codes against lock.Locker alone.
+// The constructors of the lock engine's backends, in one place so that the
+// rest of the CLI codes against lock.Locker alone.
 
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/redis/go-redis/v9"
@@ -15,13 +14,15 @@ import (
 )
 
 // ownedRedis is the Redis backend together with the client the CLI built for
-// it: Close closes both.
+// it: Close closes both. probe fills probed and warning.
 type ownedRedis struct {
 	*lock.Redis
-	client redis.UniversalClient
+	client  redis.UniversalClient
+	probed  bool
+	warning string // the eviction warning, "" when the policy is safe
 }
 
-func (o ownedRedis) Close() error {
+func (o *ownedRedis) Close() error {
 	return errors.Join(o.Redis.Close(), o.client.Close())
 }
 
@@ -35,7 +36,7 @@ func newRedisLocker(client redis.UniversalClient, keyPrefix string, logger hclog
 		}
 	}
 	r := lock.NewRedis(client, &lock.RedisOptions{KeyPrefix: keyPrefix, Logger: logger})
-	return ownedRedis{r, client}, nil
+	return &ownedRedis{Redis: r, client: client}, nil
 }
 
 // newLocalLocker opens the local backend in dir ("" means the per-user
@@ -48,14 +49,11 @@ func newLocalLocker(dir string, logger hclog.Logger) (lock.Locker, error) {
 }
 
 // evictionWarning returns a warning when l is a Redis whose maxmemory-policy
-// may evict lock keys, else "". It costs one round trip, bounded to a second;
-// a server that refuses CONFIG GET (ACL) yields no warning.
-func evictionWarning(ctx context.Context, l lock.Locker) string {
-	r, ok := l.(ownedRedis)
-	if !ok {
-		return ""
+// may evict lock keys, else "". The probe read the policy already; a server
+// that refuses CONFIG GET (ACL) yields no warning.
+func evictionWarning(_ context.Context, l lock.Locker) string {
+	if r, ok := l.(*ownedRedis); ok {
+		return r.warning
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	return r.EvictionWarning(ctx)
+	return ""
 }

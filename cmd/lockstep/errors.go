@@ -4,15 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
+	"strconv"
 
 	"github.com/lockstep-dev/lockstep/lock"
+	"github.com/lockstep-dev/lockstep/runner"
+)
+
+// Exit codes, as DESIGN section 5 fixes them.
+const (
+	exitOK          = 0   // every step succeeded or was skipped
+	exitFailed      = 1   // a step failed
+	exitUsage       = 2   // usage or configuration error; nothing ran
+	exitBusy        = 3   // a lock could not be acquired
+	exitLost        = 4   // a lock was lost while its step ran
+	exitUnavailable = 5   // the backend could not be reached or refused us
+	exitInterrupt   = 130 // SIGINT
+	exitTerminated  = 143 // SIGTERM
 )
 
 // usageError marks an error in the command line, the environment or the
-// configuration: nothing ran, exit 2.
+// configuration: nothing ran, exit 2. The dispatcher adds a hint to run the
+// command's -help.
 type usageError struct{ err error }
 
 func (e *usageError) Error() string { return e.err.Error() }
@@ -27,29 +39,89 @@ func usagef(format string, args ...any) error {
 // keeper's reason when there is one.
 var errLost = errors.New("lock lost")
 
-// signalError is the cancellation cause of a context ended by SIGINT or
-// SIGTERM.
-type signalError struct{ sig os.Signal }
+// exitStatus is an exit code a command chose itself after saying everything
+// it had to say (exec passing its command's code through, fmt -check, plan
+// -detailed-exitcode). Nothing more is printed for it.
+type exitStatus int
 
-func (e *signalError) Error() string { return "interrupted by " + e.sig.String() }
+func (s exitStatus) Error() string { return "exit status " + strconv.Itoa(int(s)) }
 
-// exitCodeFor maps an error to lockstep's exit codes (DESIGN section 5): nil
-// is 0, usage errors 2, lock.ErrBusy 3, lock.ErrNotHeld and errLost 4,
-// lock.ErrUnavailable 5, a signal 130 (SIGINT) or 143 (SIGTERM), anything
+// reportedError is an error the command has already shown (diagnostics, a
+// run's summary, a -json diagnostic event): it only decides the exit code.
+type reportedError struct{ err error }
+
+func (e *reportedError) Error() string { return e.err.Error() }
+func (e *reportedError) Unwrap() error { return e.err }
+
+// reported marks err as shown; nil stays nil.
+func reported(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &reportedError{err}
+}
+
+// codeError gives err an exit code of the user's choosing (exec -E).
+type codeError struct {
+	err  error
+	code int
+}
+
+func (e *codeError) Error() string { return e.err.Error() }
+func (e *codeError) Unwrap() error { return e.err }
+
+// outcomeError is a run's outcome (other than success) as an error: it
+// unwraps to the sentinel whose exit code the outcome has.
+type outcomeError struct{ outcome runner.Outcome }
+
+func (e *outcomeError) Error() string { return "run " + e.outcome.String() }
+
+func (e *outcomeError) Unwrap() error {
+	switch e.outcome {
+	case runner.OutcomeLockBusy:
+		return lock.ErrBusy
+	case runner.OutcomeLockLost:
+		return errLost
+	case runner.OutcomeUnavailable:
+		return lock.ErrUnavailable
+	case runner.OutcomeInterrupted:
+		return context.Canceled
+	}
+	return nil
+}
+
+// outcomeErr returns nil for a successful run, else an *outcomeError.
+func outcomeErr(o runner.Outcome) error {
+	if o == runner.OutcomeSucceeded {
+		return nil
+	}
+	return &outcomeError{o}
+}
+
+// exitCode is the one map from errors to lockstep's exit codes (DESIGN
+// section 5), in this order: nil 0; a stop signal 128+n (it wins over
+// everything: the run was interrupted); a code chosen by the user (-E) or by
+// the command (exitStatus); usage errors 2; lock.ErrBusy 3; lock.ErrNotHeld
+// and errLost 4; lock.ErrUnavailable 5; a bare cancellation 130; anything
 // else 1.
-func exitCodeFor(err error) int {
-	var ue *usageError
-	var se *signalError
+func exitCode(err error) int {
+	var (
+		se *signalError
+		ce *codeError
+		st exitStatus
+		ue *usageError
+	)
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &se):
+		return se.code()
+	case errors.As(err, &ce):
+		return ce.code
+	case errors.As(err, &st):
+		return int(st)
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.As(err, &se):
-		if se.sig == syscall.SIGTERM {
-			return exitTerminated
-		}
-		return exitInterrupt
 	case errors.Is(err, lock.ErrBusy):
 		return exitBusy
 	case errors.Is(err, lock.ErrNotHeld), errors.Is(err, errLost):
@@ -62,44 +134,39 @@ func exitCodeFor(err error) int {
 	return exitFailed
 }
 
-// signalContext returns a context cancelled, with a *signalError cause, by the
-// first SIGINT or SIGTERM, and a channel that receives the signals after it
-// (buffered, so none is missed however soon it follows). The stop func
-// restores default signal handling.
-func signalContext() (context.Context, <-chan os.Signal, func()) {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	ch := make(chan os.Signal, 2)
-	again := make(chan os.Signal, 1)
-	signal.Notify(ch, stopSignals...)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case sig := <-ch:
-			cancel(&signalError{sig})
-		case <-done:
-			return
-		}
-		for {
-			select {
-			case sig := <-ch:
-				select {
-				case again <- sig:
-				default:
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
-	return ctx, again, func() {
-		signal.Stop(ch)
-		close(done)
-		cancel(nil)
+// withSignal adds the stop signal received, if any, to err, so that exitCode
+// gives 128+n however the command ended.
+func (e *env) withSignal(err error) error {
+	if se := e.sig.received(); se != nil {
+		return errors.Join(se, err)
+	}
+	return err
+}
+
+// report prints err for command name on stderr, unless it was shown already
+// (reportedError, exitStatus) or is nil. Text from other machines in it is
+// escaped (safeLines); a usage error ends with a hint to run -help.
+func (e *env) report(name string, err error) {
+	var (
+		re *reportedError
+		st exitStatus
+		ue *usageError
+	)
+	if err == nil || errors.As(err, &re) || errors.As(err, &st) {
+		return
+	}
+	prefix := "lockstep"
+	if name != "" {
+		prefix += " " + name
+	}
+	fmt.Fprintf(e.stderr, "%s: %s\n", prefix, safeLines(err.Error()))
+	if errors.As(err, &ue) && name != "" {
+		fmt.Fprintf(e.stderr, "Run 'lockstep %s -help' for usage.\n", name)
 	}
 }
 
 // withCause replaces a bare context error by the context's cause (a
-// *signalError after a signal), so exitCodeFor can tell 130 from 143.
+// *signalError after a signal), so that exitCode can tell 130 from 143.
 func withCause(ctx context.Context, err error) error {
 	if err == nil || ctx.Err() == nil {
 		return err
@@ -108,10 +175,4 @@ func withCause(ctx context.Context, err error) error {
 		return fmt.Errorf("%w: %w", err, cause)
 	}
 	return err
-}
-
-// fail prints err as "lockstep: CMD: err" on stderr and returns its exit code.
-func fail(cmd string, err error) int {
-	fmt.Fprintf(os.Stderr, "lockstep %s: %v\n", cmd, err)
-	return exitCodeFor(err)
 }

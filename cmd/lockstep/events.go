@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,9 +39,13 @@ type jsonEvent struct {
 	Holders []lock.Holder `json:"holders,omitempty"`
 	Fence   int64         `json:"fence,omitempty"`
 	Limit   int           `json:"limit,omitempty"`
-	Stream  string        `json:"stream,omitempty"`
-	Output  *string       `json:"output,omitempty"`
-	Attempt int           `json:"attempt,omitempty"`
+	// Position and Length: lock_wait's place in line (1 = next) and the
+	// waiters in line, when the backend says.
+	Position int     `json:"position,omitempty"`
+	Length   int     `json:"length,omitempty"`
+	Stream   string  `json:"stream,omitempty"`
+	Output   *string `json:"output,omitempty"`
+	Attempt  int     `json:"attempt,omitempty"`
 
 	ExitCode   *int   `json:"exit_code,omitempty"`
 	WaitedMS   *int64 `json:"waited_ms,omitempty"`
@@ -72,9 +76,9 @@ type jsonValue struct {
 type jsonStream struct {
 	mu  sync.Mutex
 	enc *json.Encoder
-	// signal returns the first SIGINT/SIGTERM received, for run_done's
-	// exit_code; nil means none is watched.
-	signal func() *os.Signal
+	// exitFor gives run_done's exit_code for an outcome (the process's exit
+	// code, 128+n after a stop signal); nil means exitCode(outcomeErr(o)).
+	exitFor func(runner.Outcome) int
 }
 
 func newJSONStream(w io.Writer) *jsonStream {
@@ -125,7 +129,7 @@ func (s *jsonStream) event(ev runner.Event) {
 		Holders: ev.Holders, Fence: ev.Fence, Attempt: ev.Attempt, Level: eventLevel(ev)}
 	switch ev.Type {
 	case runner.EventLockWait:
-		je.Limit = ev.Limit
+		je.Limit, je.Position, je.Length = ev.Limit, ev.Position, ev.Length
 		je.WaitedMS = ms(ev.Time.Sub(ev.WaitStart))
 	case runner.EventLockAcquired:
 		je.Limit = ev.Limit
@@ -147,11 +151,10 @@ func (s *jsonStream) summary(je *jsonEvent, res *runner.Result) {
 	if res == nil {
 		return
 	}
-	var sig *os.Signal
-	if s.signal != nil {
-		sig = s.signal()
+	code := exitCode(outcomeErr(res.Outcome))
+	if s.exitFor != nil {
+		code = s.exitFor(res.Outcome)
 	}
-	code := exitForOutcome(res.Outcome, sig)
 	je.ExitCode = &code
 	for _, in := range res.Instances {
 		je.Steps = append(je.Steps, jsonStepResult{Step: in.Address, Status: in.Status, Reason: string(in.Reason),
@@ -191,48 +194,92 @@ func eventLevel(ev runner.Event) string {
 }
 
 // eventMessage is the one-line human sentence for an event, used as the
-// human progress line and as @message.
+// human progress line and as @message. Text that may come from other
+// machines (holders, keys, skip messages) is escaped: the sentence is safe to
+// print on a terminal.
 func eventMessage(ev runner.Event, now time.Time) string {
+	step := safeText(ev.Step) + ": "
+	if ev.Step == "" {
+		step = "" // exec
+	}
 	switch ev.Type {
 	case runner.EventRunStart:
 		return "Run " + ev.RunID + " started"
 	case runner.EventStepStart:
-		return ev.Step + ": Starting..."
+		return step + "Starting..."
 	case runner.EventLockWait:
-		return fmt.Sprintf("%s: Waiting for lock %q, held by %s (waited %s)", ev.Step, ev.Lock,
-			holderSummary(ev.Holders), roundAge(now.Sub(ev.WaitStart)))
+		return fmt.Sprintf("%sWaiting for lock %q, held by %s (%swaited %s)", step, ev.Lock,
+			holderSummary(ev.Holders), inLine(ev.Position, ev.Length), roundAge(now.Sub(ev.WaitStart)))
 	case runner.EventLockAcquired:
-		return fmt.Sprintf("%s: Acquired lock %q (fencing token %d)", ev.Step, ev.Lock, ev.Fence)
+		return fmt.Sprintf("%sAcquired lock %q (fencing token %d)", step, ev.Lock, ev.Fence)
 	case runner.EventLockLost:
-		return fmt.Sprintf("%s: Lost lock %q; stopping the step", ev.Step, ev.Lock)
+		msg := fmt.Sprintf("%sLost lock %q; stopping the step", step, ev.Lock)
+		if ev.Message != "" {
+			msg += ": " + safeText(ev.Message)
+		}
+		return msg
 	case runner.EventLockReleased:
-		return fmt.Sprintf("%s: Released lock %q", ev.Step, ev.Lock)
+		return fmt.Sprintf("%sReleased lock %q", step, ev.Lock)
 	case runner.EventStepSkipped:
-		return fmt.Sprintf("%s: Skipped: %s", ev.Step, ev.Message)
+		return step + "Skipped: " + safeText(ev.Message)
 	case runner.EventStepOutput:
-		return ev.Step + ": " + ev.Line
+		return step + ev.Line
 	case runner.EventStepRetry:
-		return fmt.Sprintf("%s: Retrying (attempt %d) after: %s", ev.Step, ev.Attempt, ev.Message)
+		return fmt.Sprintf("%sRetrying (attempt %d) after: %s", step, ev.Attempt, safeText(ev.Message))
 	case runner.EventStepDone:
-		return stepDoneMessage(ev)
+		return step + stepDoneMessage(ev)
 	case runner.EventRunDone:
 		return fmt.Sprintf("Run finished: %s after %s", ev.Status, roundAge(ev.Duration))
 	}
 	return string(ev.Type)
 }
 
+// inLine renders a waiter's place: "2nd of 5 in line, ", or "" when the
+// backend did not say.
+func inLine(pos, length int) string {
+	if pos <= 0 {
+		return ""
+	}
+	if length < pos {
+		return ordinal(pos) + " in line, "
+	}
+	return fmt.Sprintf("%s of %d in line, ", ordinal(pos), length)
+}
+
+// ordinal is 1st, 2nd, 3rd, 4th, …, 11th, 12th, 13th, 21st, ….
+func ordinal(n int) string {
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return strconv.Itoa(n) + suffix
+}
+
+// stepDoneMessage says how a step ended; its run time and its lock wait are
+// given apart ("Succeeded after 20s (waited 41s for locks)").
 func stepDoneMessage(ev runner.Event) string {
+	took := roundAge(runTime(ev.Duration, ev.LockWait))
+	waited := ""
+	if ev.LockWait >= time.Millisecond {
+		waited = " (waited " + roundAge(ev.LockWait) + " for locks)"
+	}
 	switch ev.Status {
 	case runner.StatusSucceeded:
-		return fmt.Sprintf("%s: Succeeded after %s", ev.Step, roundAge(ev.Duration))
+		return "Succeeded after " + took + waited
 	case runner.StatusSkipped:
-		return fmt.Sprintf("%s: Skipped after %s", ev.Step, roundAge(ev.Duration))
+		return "Skipped after " + took + waited
 	case runner.StatusNotRun:
-		return fmt.Sprintf("%s: Not run (%s)", ev.Step, strings.ReplaceAll(string(ev.Reason), "_", " "))
+		return fmt.Sprintf("Not run (%s)", strings.ReplaceAll(string(ev.Reason), "_", " "))
 	}
-	msg := fmt.Sprintf("%s: Failed after %s", ev.Step, roundAge(ev.Duration))
+	msg := "Failed after " + took + waited
 	if ev.Err != nil {
-		msg += ": " + ev.Err.Error()
+		msg += ": " + safeText(ev.Err.Error())
 	}
 	return msg
 }

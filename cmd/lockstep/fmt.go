@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -16,31 +17,39 @@ import (
 	"github.com/rogpeppe/go-internal/diff"
 )
 
-const fmtHelp = `  Rewrite workflow files (*.hcl) to HCL's canonical format. Each PATH is a
-  file or a directory (its *.hcl files; with -recursive also those of its
-  subdirectories, hidden ones skipped). No PATH means the current
-  directory; "-" reads standard input and writes the result to standard
-  output. The names of rewritten files are printed.
+func fmtCommand() *command {
+	return &command{
+		name:     "fmt",
+		synopsis: "Rewrite workflow files to the canonical format",
+		usage:    "fmt [-check] [-diff] [-recursive] [PATH...]",
+		help: `Rewrite workflow files (*.hcl) to HCL's canonical format. Each PATH is a file
+or a directory (its *.hcl files; with -recursive also those of its
+subdirectories, hidden ones skipped). No PATH means the current directory;
+"-" reads standard input and writes the result to standard output. The names
+of rewritten files are printed.
 
-  Exit status: 0 success; 1 with -check when some file is not formatted
-  (Terraform uses 3 here, but 3 means "lock busy" in lockstep); 2 for a
-  syntax error or a usage error.`
-
-// fmtOptions are fmt's flags.
-type fmtOptions struct {
-	check, diff, recursive bool
+Exit status: 0 success; 1 with -check when some file is not formatted
+(Terraform uses 3 here, but 3 means "lock busy" in lockstep); 2 for a syntax
+error or a usage error.`,
+		args: argFiles,
+		setup: func(fs *flag.FlagSet) runFunc {
+			o := &fmtOptions{}
+			fs.BoolVar(&o.check, "check", false, "only check: list files that are not formatted and exit 1 if any")
+			fs.BoolVar(&o.diff, "diff", false, "print a unified diff of the changes")
+			fs.BoolVar(&o.recursive, "recursive", false, "also format files in subdirectories")
+			return o.run
+		},
+	}
 }
 
-func fmtMain(args []string) int {
-	fs := newFlagSet("fmt", "fmt [-check] [-diff] [-recursive] [PATH...]", fmtHelp)
-	var o fmtOptions
-	fs.BoolVar(&o.check, "check", false, "only check: list files that are not formatted and exit 1 if any")
-	fs.BoolVar(&o.diff, "diff", false, "print a unified diff of the changes")
-	fs.BoolVar(&o.recursive, "recursive", false, "also format files in subdirectories")
-	if code, done := parseFlags(fs, args); done {
-		return code
-	}
-	paths := fs.Args()
+// fmtOptions are fmt's flags and where it writes.
+type fmtOptions struct {
+	check, diff, recursive bool
+	stdout                 io.Writer
+}
+
+func (o *fmtOptions) run(e *env, paths []string) error {
+	o.stdout = e.stdout
 	if len(paths) == 0 {
 		paths = []string{"."}
 	}
@@ -49,7 +58,7 @@ func fmtMain(args []string) int {
 	unformatted := false
 	for _, p := range paths {
 		if p == "-" {
-			changed, d := o.formatStream(os.Stdin, os.Stdout, sources)
+			changed, d := o.formatStream(e.stdin, e.stdout, sources)
 			diags = append(diags, d...)
 			unformatted = unformatted || changed
 			continue
@@ -62,14 +71,14 @@ func fmtMain(args []string) int {
 			unformatted = unformatted || changed
 		}
 	}
-	writeDiagnostics(os.Stderr, sources, diags)
+	e.diagnostics(sources, diags)
 	switch {
 	case diags.HasErrors():
-		return exitUsage
+		return reported(usagef("syntax errors"))
 	case o.check && unformatted:
-		return exitFailed
+		return exitStatus(exitFailed)
 	}
-	return exitOK
+	return nil
 }
 
 // fmtFiles lists the files to format under path, sorted. A JSON file
@@ -123,7 +132,7 @@ func format(src []byte, name string) ([]byte, hcl.Diagnostics) {
 	return hclwrite.Format(src), nil
 }
 
-func (o fmtOptions) formatFile(path string, sources map[string]*hcl.File) (bool, hcl.Diagnostics) {
+func (o *fmtOptions) formatFile(path string, sources map[string]*hcl.File) (bool, hcl.Diagnostics) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return false, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read file",
@@ -136,9 +145,9 @@ func (o fmtOptions) formatFile(path string, sources map[string]*hcl.File) (bool,
 	if diags.HasErrors() || bytes.Equal(src, out) {
 		return false, diags
 	}
-	fmt.Fprintln(os.Stdout, path)
+	fmt.Fprintln(o.stdout, path)
 	if o.diff {
-		fmt.Fprint(os.Stdout, unifiedDiff(path, string(src), string(out)))
+		fmt.Fprint(o.stdout, unifiedDiff(path, string(src), string(out)))
 	}
 	if !o.check {
 		if err := os.WriteFile(path, out, 0o644); err != nil {
@@ -149,7 +158,7 @@ func (o fmtOptions) formatFile(path string, sources map[string]*hcl.File) (bool,
 	return true, nil
 }
 
-func (o fmtOptions) formatStream(r io.Reader, w io.Writer, sources map[string]*hcl.File) (bool, hcl.Diagnostics) {
+func (o *fmtOptions) formatStream(r io.Reader, w io.Writer, sources map[string]*hcl.File) (bool, hcl.Diagnostics) {
 	src, err := io.ReadAll(io.LimitReader(r, config.MaxFileSize+1))
 	if err != nil {
 		return false, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read standard input",

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 
@@ -11,37 +11,37 @@ import (
 	"github.com/lockstep-dev/lockstep/config"
 )
 
-const graphHelp = `  Print the step dependency graph of the workflow at PATH (default ".") in
-  the DOT language, for Graphviz: one node per step, one edge from each step
-  to every step it depends on. Solid edges come from depends_on, dashed ones
-  from references such as step.NAME.output in the step's expressions. Each
-  workflow-level lock is an ellipse joined by dotted lines to the steps of
-  its scope (or labelled "whole run"). The output is deterministic. An
-  invalid workflow prints its diagnostics and exits 2.
+func graphCommand() *command {
+	return &command{
+		name:     "graph",
+		synopsis: "Print the step dependency graph in DOT (for Graphviz)",
+		usage:    "graph [PATH]",
+		help: `Print the step dependency graph of the workflow at PATH (default ".") in the
+DOT language, for Graphviz (https://graphviz.org): one node per step, one edge
+from each step to every step it depends on. Solid edges come from depends_on,
+dashed ones from references such as step.NAME.output in the step's
+expressions. Each workflow-level lock is an ellipse joined by dotted lines to
+the steps of its scope (or labelled "whole run"). The output is deterministic.
+An invalid workflow prints its diagnostics and exits 2.
 
-  Example: lockstep graph | dot -Tsvg > graph.svg`
-
-func graphMain(args []string) int {
-	fs := newFlagSet("graph", "graph [PATH]", graphHelp)
-	if code, done := parseFlags(fs, args); done {
-		return code
+Render it with Graphviz's dot: lockstep graph | dot -Tsvg > graph.svg`,
+		args:  argPath,
+		setup: func(fs *flag.FlagSet) runFunc { return runGraph },
 	}
-	path, ok := workflowPath(fs)
-	if !ok {
-		return exitUsage
+}
+
+func runGraph(e *env, args []string) error {
+	path, err := workflowPath(args)
+	if err != nil {
+		return err
 	}
 	w, diags := config.Load(path, nil)
+	e.diagnostics(workflowFiles(w), diags)
 	if diags.HasErrors() {
-		var files map[string]*hcl.File
-		if w != nil {
-			files = w.Files
-		}
-		writeDiagnostics(os.Stderr, files, diags)
-		return exitUsage
+		return reported(usagef("the workflow has errors"))
 	}
-	writeDiagnostics(os.Stderr, w.Files, diags)
-	writeDOT(os.Stdout, w)
-	return exitOK
+	writeDOT(e.stdout, w)
+	return nil
 }
 
 // writeDOT prints w's step graph. Nodes come in execution order, edges

@@ -9,23 +9,24 @@ import (
 )
 
 // processHolder describes this process as a lock holder: user@host, pid and
-// LOCKSTEP_HOLDER_INFO (e.g. a CI job URL). Callers add the run id, step and
-// workflow. It never fails: unknown parts are left out or guessed.
-func processHolder() lock.Holder {
+// LOCKSTEP_HOLDER_INFO (e.g. a CI job URL), read through getenv. Callers add
+// the run id, step and workflow. It never fails: unknown parts are left out
+// or guessed.
+func processHolder(getenv func(string) string) lock.Holder {
 	return lock.Holder{
-		Owner: currentUser() + "@" + hostname(),
+		Owner: currentUser(getenv) + "@" + hostname(),
 		PID:   os.Getpid(),
-		Info:  os.Getenv("LOCKSTEP_HOLDER_INFO"),
+		Info:  getenv("LOCKSTEP_HOLDER_INFO"),
 	}
 }
 
 // currentUser is $USER or $LOGNAME, else $USERNAME (Windows), else the
-// account name in /etc/passwd, else the numeric uid. It reads /etc/passwd directly rather than through
-// os/user, whose cgo path (nscd, nsswitch) costs a short-lived exec more than
-// its whole lock round trip.
-func currentUser() string {
+// account name in /etc/passwd, else the numeric uid. It reads /etc/passwd
+// directly rather than through os/user, whose cgo path (nscd, nsswitch) costs
+// a short-lived exec more than its whole lock round trip.
+func currentUser(getenv func(string) string) string {
 	for _, v := range []string{"USER", "LOGNAME", "USERNAME"} {
-		if u := os.Getenv(v); u != "" {
+		if u := getenv(v); u != "" {
 			return u
 		}
 	}

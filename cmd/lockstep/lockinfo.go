@@ -14,8 +14,14 @@ import (
 // writeLockInfo prints a Terraform-style lock-info block for key: one section
 // per holder with owner (user@host), pid, run id, step, workflow, info, since
 // and TTL left. Empty fields are left out. It never prints a token (a Holder
-// has none).
+// has none). Every field is escaped (safeText): other machines wrote them.
 func writeLockInfo(w io.Writer, key string, holders []lock.Holder) {
+	writeLockInfoQueue(w, key, holders, nil)
+}
+
+// writeLockInfoQueue is writeLockInfo followed by the waiters in line, in
+// order, each with its holder information.
+func writeLockInfoQueue(w io.Writer, key string, holders []lock.Holder, queue []lock.Waiter) {
 	var b strings.Builder
 	b.WriteString("Lock Info:\n")
 	row(&b, "Key", key)
@@ -27,6 +33,14 @@ func writeLockInfo(w io.Writer, key string, holders []lock.Holder) {
 			fmt.Fprintf(&b, "  Holder %d of %d:\n", i+1, len(holders))
 		}
 		writeHolder(&b, h, time.Now())
+	}
+	for i, q := range queue {
+		pos := q.Position
+		if pos == 0 {
+			pos = i + 1
+		}
+		fmt.Fprintf(&b, "  Waiter %d of %d:\n", pos, len(queue))
+		writeHolder(&b, q.Holder, time.Now())
 	}
 	io.WriteString(w, b.String())
 }
@@ -43,8 +57,11 @@ func writeHolder(b *strings.Builder, h lock.Holder, now time.Time) {
 	if !h.Since.IsZero() {
 		row(b, "Since", fmt.Sprintf("%s (%s ago)", h.Since.UTC().Format(time.RFC3339), roundAge(now.Sub(h.Since))))
 	}
-	if h.TTL > 0 {
+	if h.TTL > 0 { // the local backend has no TTL: a lease lives as long as its process
 		row(b, "TTL left", roundAge(h.TTL))
+	}
+	if h.Mode == lock.Shared {
+		row(b, "Mode", string(h.Mode))
 	}
 	if h.Fence != 0 {
 		row(b, "Fence", strconv.FormatInt(h.Fence, 10))
@@ -53,7 +70,7 @@ func writeHolder(b *strings.Builder, h lock.Holder, now time.Time) {
 
 func row(b *strings.Builder, name, value string) {
 	if value != "" {
-		fmt.Fprintf(b, "  %-9s %s\n", name+":", value)
+		fmt.Fprintf(b, "  %-9s %s\n", name+":", safeText(value))
 	}
 }
 
@@ -70,7 +87,7 @@ func roundAge(d time.Duration) string {
 
 // holderSummary is a one-line description of who holds a lock, as in
 // "alice@bastion-2, pid 4211, step.failover, for 2m10s", in the same words as
-// the runner's skip messages (runner.DescribeHolder).
+// the runner's skip messages (runner.DescribeHolder), escaped (safeText).
 func holderSummary(holders []lock.Holder) string {
 	if len(holders) == 0 {
 		return "nobody"
@@ -78,7 +95,7 @@ func holderSummary(holders []lock.Holder) string {
 	now := time.Now()
 	parts := make([]string, len(holders))
 	for i, h := range holders {
-		parts[i] = runner.DescribeHolder(h, now)
+		parts[i] = safeText(runner.DescribeHolder(h, now))
 	}
 	return strings.Join(parts, "; ")
 }

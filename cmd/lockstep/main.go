@@ -2,6 +2,39 @@
 // distributed locks. See the README and docs/cli.md.
 package main
 
-import "os"
+import (
+	"os"
+
+	"github.com/lockstep-dev/lockstep/runner/supervise"
+)
 
 func main() { os.Exit(Main()) }
+
+// Main runs the lockstep command line and returns the process exit code. It
+// is the only function that touches the process's streams, environment and
+// signals: it builds one env from them, runs the dispatcher, and maps the
+// result to an exit code in one place (exitCode).
+func Main() int {
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == supervise.WatchdogArg {
+		// lockstep re-executed as its own watchdog (supervise.EnableWatchdog).
+		return supervise.WatchdogMain(os.Stdin)
+	}
+	if os.Getenv("COMP_LINE") != "" {
+		// A shell asks for completions (lockstep -install-autocomplete).
+		return completeMain(os.Stdout, os.Getenv)
+	}
+	e := &env{
+		stdin:   os.Stdin,
+		stdout:  &pipeWriter{w: os.Stdout},
+		stderr:  &pipeWriter{w: os.Stderr},
+		getenv:  os.Getenv,
+		environ: os.Environ,
+		chdir:   os.Chdir,
+		term:    detectTerminal(os.Stdin, os.Stdout, os.Stderr, os.Getenv),
+	}
+	e.sig = watchSignals()
+	defer e.sig.stop()
+	e.ctx = e.sig.ctx
+	return exitCode(e.withSignal(dispatch(e, args)))
+}

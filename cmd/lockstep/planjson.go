@@ -168,15 +168,12 @@ func diagTexts(diags hcl.Diagnostics) []string {
 
 // writePlanJSON prints the plan as one JSON document (docs/cli.md): the
 // workflow-level locks, the steps (written as they are evaluated), then the
-// backend and whether it answered. It returns exit code 2 when a step or a
-// workflow-level lock could not be evaluated, else 0.
-func writePlanJSON(w io.Writer, doc *planDoc, lockDiags hcl.Diagnostics) int {
+// backend and whether it answered. It reports whether a step or a
+// workflow-level lock could not be evaluated.
+func writePlanJSON(w io.Writer, doc *planDoc, lockDiags hcl.Diagnostics) (failed bool) {
 	out := bufio.NewWriterSize(w, 64<<10)
 	defer out.Flush()
-	code := exitOK
-	if lockDiags.HasErrors() {
-		code = exitUsage
-	}
+	failed = lockDiags.HasErrors()
 	st := doc.state
 	locks := []planBlock{}
 	for _, l := range doc.locks {
@@ -192,7 +189,7 @@ func writePlanJSON(w io.Writer, doc *planDoc, lockDiags hcl.Diagnostics) int {
 	first := true
 	doc.each(func(pi *runner.PreviewInstance) {
 		if pi.Diags.HasErrors() {
-			code = exitUsage
+			failed = true
 		}
 		if !first {
 			io.WriteString(out, ",")
@@ -207,7 +204,7 @@ func writePlanJSON(w io.Writer, doc *planDoc, lockDiags hcl.Diagnostics) int {
 	io.WriteString(out, "],\n  \"backend\": ")
 	writeIndented(out, &planState{Backend: st.Backend, Reachable: st.Reachable, Error: st.Error})
 	io.WriteString(out, "\n}\n")
-	return code
+	return failed
 }
 
 // writeIndented writes v as JSON indented for a property of the document.

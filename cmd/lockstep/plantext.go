@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lockstep-dev/lockstep/lock"
 	"github.com/lockstep-dev/lockstep/runner"
 )
 
@@ -24,7 +25,7 @@ func writePlan(w io.Writer, doc *planDoc, onDiags func(*runner.PreviewInstance))
 	if st.Reachable {
 		fmt.Fprintf(&b, "(backend %s: current lock holders and once markers shown)\n", st.Backend)
 	} else {
-		fmt.Fprintf(&b, "(backend %s not reachable: %s; lock holders and once markers not shown)\n", orUnknown(st.Backend), st.Error)
+		fmt.Fprintf(&b, "(backend %s not reachable: %s; lock holders and once markers not shown)\n", orUnknown(st.Backend), safeText(st.Error))
 	}
 	if len(doc.locks) > 0 {
 		b.WriteString("\nWorkflow-level locks, each held from the start of the first step of its scope to the end of the last:\n")
@@ -55,9 +56,10 @@ func orUnknown(s string) string {
 	return s
 }
 
-// attrLine writes one "name value" line of a step in the plan.
+// attrLine writes one "name value" line of a step in the plan. The value is
+// escaped (safeText): keys and values may carry text from other machines.
 func attrLine(b *strings.Builder, name, value string) {
-	fmt.Fprintf(b, "      %-12s %s\n", name, value)
+	fmt.Fprintf(b, "      %-12s %s\n", name, safeText(value))
 }
 
 // blockLine renders a block's attributes on one line: the key's value
@@ -84,8 +86,22 @@ func writeWorkflowLock(b *strings.Builder, l runner.PreviewLock, st *planState) 
 		scope = "step." + strings.Join(l.Steps, ", step.")
 	}
 	attrLine(b, "steps", scope)
-	if ls, ok := st.holders(l.Key().Raw); ok {
-		attrLine(b, "", "  "+lockNow(ls))
+	writeLockNow(b, l.Key().Raw, st)
+}
+
+// writeLockNow writes who holds key now and who waits for it, in line.
+func writeLockNow(b *strings.Builder, key string, st *planState) {
+	ls, ok := st.holders(key)
+	if !ok {
+		return
+	}
+	attrLine(b, "", "  "+lockNow(ls))
+	for i, w := range ls.Queue {
+		pos := w.Position
+		if pos == 0 {
+			pos = i + 1
+		}
+		attrLine(b, "", fmt.Sprintf("  waiting %s of %d: %s", ordinal(pos), len(ls.Queue), holderSummary([]lock.Holder{w.Holder})))
 	}
 }
 
@@ -109,9 +125,7 @@ func writeInstance(b *strings.Builder, pi *runner.PreviewInstance, st *planState
 			name = "lock " + l.Label
 		}
 		attrLine(b, name, blockLine(l.Attrs))
-		if ls, ok := st.holders(l.Key().Raw); ok {
-			attrLine(b, "", "  "+lockNow(ls))
-		}
+		writeLockNow(b, l.Key().Raw, st)
 	}
 	if pi.Once != nil {
 		attrLine(b, "once", blockLine(pi.Once))

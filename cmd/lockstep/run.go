@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
-	"io"
+	"flag"
 	"os"
-	"os/signal"
-	"sync/atomic"
-	"syscall"
+	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
@@ -17,16 +15,51 @@ import (
 	"github.com/lockstep-dev/lockstep/runner/supervise"
 )
 
-const runSynopsis = "run [-var K=V]... [-var-file F]... [-target ADDR]... [-parallelism N] [-lock-timeout D] [-keep-going] [-json] [-backend URL] [PATH]"
-
-const runDescription = `Run the workflow in PATH (a directory or a file; default "."): every step
+const runHelp = `Run the workflow in PATH (a directory or a file; default "."): every step
 instance once its dependencies finished, holding its locks while it runs.
 Progress goes to stderr, the steps' output streams through, and a summary
-ends the run. Exit codes: 0 ok, 1 a step failed, 2 usage or configuration,
-3 a lock was busy, 4 a lock was lost, 5 backend unavailable, 130/143 SIGINT/SIGTERM.`
+ends the run with each step's lock wait and run time. While a step waits for
+a lock, its waiting line (who holds it, for how long, the place in line) is
+redrawn in place on a terminal and printed again every 5 seconds in a log.
+The outputs are kept for 'lockstep output' (sensitive values never written).
+
+The first SIGINT, SIGTERM, SIGHUP or SIGQUIT (or a broken stdout) stops the
+running steps (SIGTERM, SIGKILL after their kill_timeout), releases every
+lock and exits 128+n; a second one kills the steps at once.
+
+Exit codes: 0 ok, 1 a step failed, 2 usage or configuration, 3 a lock was
+busy, 4 a lock was lost, 5 backend unavailable, 128+n after signal n (130
+SIGINT, 143 SIGTERM, 129 SIGHUP, 131 SIGQUIT, 141 SIGPIPE).`
+
+func runCommand() *command {
+	return &command{
+		name:     "run",
+		synopsis: "Run the workflow",
+		usage: "run [-var K=V]... [-var-file F]... [-target ADDR]... [-parallelism N] [-lock-timeout D]\n" +
+			"                    [-keep-going] [-json] [-backend URL] [PATH]",
+		help: runHelp,
+		args: argPath,
+		setup: func(fs *flag.FlagSet) runFunc {
+			o := &runOptions{}
+			o.wff.register(fs)
+			fs.IntVar(&o.parallelism, "parallelism", runner.DefaultParallelism, "step instances to run at once")
+			fs.Var(&o.lockTimeout, "lock-timeout", "how long every lock may be waited for (overrides each lock's timeout; 0s tries once)")
+			fs.BoolVar(&o.keepGoing, "keep-going", false, "after a failure, keep starting steps that do not depend on it")
+			return o.run
+		},
+	}
+}
+
+// runOptions are run's flags.
+type runOptions struct {
+	wff         workflowFlags
+	parallelism int
+	lockTimeout waitFlag
+	keepGoing   bool
+}
 
 // runOutput is where a run's events, diagnostics and results go: people
-// (humanUI) or machines (jsonStream).
+// (humanUI) or machines (jsonRunOutput).
 type runOutput interface {
 	diagWriter
 	event(ev runner.Event)
@@ -35,83 +68,66 @@ type runOutput interface {
 	close()
 }
 
-func runMain(args []string) int { return runCommand(args, os.Stdout, os.Stderr) }
+// runJob is a loaded workflow ready to run.
+type runJob struct {
+	path string // as given: where 'lockstep output' finds the outputs
+	wf   *config.Workflow
+	vars map[string]cty.Value
+	plan *runner.Plan
+	opts *runOptions
+}
 
-// runCommand is run with its output streams given, so tests can run it in
-// process.
-func runCommand(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("run", runSynopsis, runDescription)
-	var wff workflowFlags
-	wff.register(fs)
-	parallelism := fs.Int("parallelism", runner.DefaultParallelism, "step instances to run at once")
-	var lockTimeout waitFlag
-	fs.Var(&lockTimeout, "lock-timeout", "how long every lock may be waited for (overrides each lock's timeout; 0s tries once)")
-	keepGoing := fs.Bool("keep-going", false, "after a failure, keep starting steps that do not depend on it")
-	if code, done := parseFlags(fs, args); done {
-		return code
+func (o *runOptions) run(e *env, args []string) error {
+	path, err := workflowPath(args)
+	if err != nil {
+		return err
 	}
-	path, ok := workflowPath(fs)
-	if !ok {
-		return exitUsage
+	if o.parallelism < 1 {
+		return usagef("-parallelism must be at least 1")
 	}
-	if *parallelism < 1 {
-		return usageFail(fs, "-parallelism must be at least 1")
-	}
-	logger, closeLog := newLogger()
+	logger, closeLog := e.logger()
 	defer closeLog()
 	supervise.EnableWatchdog(logger) // the step groups die with lockstep, even on kill -9
-
 	var out runOutput
-	if wff.json {
-		out = &jsonRunOutput{newJSONStream(stdout)}
+	if o.wff.json {
+		out = &jsonRunOutput{newJSONStream(e.stdout)}
 	} else {
-		out = newHumanUI(stdout, stderr)
+		out = newHumanUI(e)
 	}
 	defer out.close()
-
-	wf, vars, ok := loadForRun(path, &wff, os.Environ(), out)
+	wf, vars, ok := loadForRun(e, path, &o.wff, out)
 	if !ok {
-		return exitUsage
+		return reported(usagef("the workflow has errors"))
 	}
-	plan, diags := runner.NewPlan(wf, wff.targets)
+	plan, diags := runner.NewPlan(wf, o.wff.targets)
 	if diags.HasErrors() {
 		out.diagnostics(wf, diags)
-		return exitUsage
+		return reported(usagef("the workflow has errors"))
 	}
-	return execute(wf, vars, plan, &wff, runSettings{*parallelism, lockTimeout, *keepGoing}, out, logger)
+	return execute(e, &runJob{path: path, wf: wf, vars: vars, plan: plan, opts: o}, out, logger)
 }
 
-// runSettings are run's own flags.
-type runSettings struct {
-	parallelism int
-	lockTimeout waitFlag
-	keepGoing   bool
-}
-
-// execute opens the backend, runs the plan under signal handling and
-// reports the result; it returns the exit code.
-func execute(wf *config.Workflow, vars map[string]cty.Value, plan *runner.Plan, wff *workflowFlags, rs runSettings,
-	out runOutput, logger hclog.Logger) int {
-	sigs := startSignals()
-	defer sigs.stop()
+// execute opens the backend, runs the plan (the first stop signal cancels
+// e.ctx; a second kills the steps) and reports the result. It returns nil
+// or an error whose exit code is the run's.
+func execute(e *env, job *runJob, out runOutput, logger hclog.Logger) error {
+	wf := job.wf
 	var backend *config.Backend
 	if wf.Settings != nil {
 		backend = wf.Settings.Backend
 	}
-	locker, desc, err := openLocker(sigs.ctx, wff.backend, backend, logger)
+	locker, spec, err := openLocker(e.ctx, e, job.opts.wff.backend, backend, logger)
 	if err != nil {
-		out.errorEvent(err)
-		return exitCodeFor(err)
+		return reported(runOpenError(out, wf, err))
 	}
 	defer locker.Close()
-	logger.Debug("backend opened", "backend", desc)
-	if w := evictionWarning(sigs.ctx, locker); w != "" {
+	logger.Debug("backend opened", "backend", spec.desc)
+	if w := evictionWarning(e.ctx, locker); w != "" {
 		logger.Warn(w)
 		out.diagnostics(wf, hcl.Diagnostics{{Severity: hcl.DiagWarning, Summary: "Redis may evict lock keys", Detail: w + "."}})
 	}
-
-	opts := runner.Options{Locker: locker, Variables: vars, Parallelism: rs.parallelism, KeepGoing: rs.keepGoing,
-		RunID: newRunID(), Holder: processHolder(), Logger: logger.Named("runner"),
+	opts := runner.Options{Locker: locker, Variables: job.vars, Parallelism: job.opts.parallelism, KeepGoing: job.opts.keepGoing,
+		RunID: newRunID(), Holder: processHolder(e.getenv), Logger: logger.Named("runner"),
 		OnEvent: func(ev runner.Event) {
 			if ev.Type != runner.EventStepOutput {
 				logger.Debug(eventMessage(ev, ev.Time), "type", string(ev.Type))
@@ -119,87 +135,79 @@ func execute(wf *config.Workflow, vars map[string]cty.Value, plan *runner.Plan, 
 			out.event(ev)
 		}}
 	opts.Holder.Workflow = wf.Dir
-	if rs.lockTimeout.set {
-		d := rs.lockTimeout.wait()
+	if job.opts.lockTimeout.set {
+		d := job.opts.lockTimeout.wait()
 		opts.LockTimeout = &d
 	}
 	switch o := out.(type) {
 	case *humanUI:
-		o.prefix = plan.MayOverlap(rs.parallelism)
+		o.prefix = job.plan.MayOverlap(job.opts.parallelism)
 	case *jsonRunOutput:
-		o.signal = sigs.first.Load // run_done's exit_code is 130/143 after a signal
+		o.exitFor = func(oc runner.Outcome) int { return exitCode(e.withSignal(outcomeErr(oc))) }
 	}
-	r := runner.New(plan, opts)
-	sigs.runner.Store(r)
-	res := r.Run(sigs.ctx)
+	r := runner.New(job.plan, opts)
+	e.sig.onStop(runInterrupt(e, job, out), r.Kill)
+	res := r.Run(e.ctx)
 	if res.Diags.HasErrors() {
 		out.diagnostics(wf, res.Diags)
-		return exitUsage
+		return reported(usagef("the workflow has errors"))
 	}
 	out.finish(wf, res)
-	return exitForOutcome(res.Outcome, sigs.first.Load())
+	saveOutputs(e, job.path, res)
+	return reported(outcomeErr(res.Outcome))
 }
 
-// exitForOutcome maps a run's outcome to the exit code of DESIGN section 5.
-// sig is the first signal received, if any.
-func exitForOutcome(o runner.Outcome, sig *os.Signal) int {
-	if sig != nil {
-		if *sig == syscall.SIGTERM {
-			return exitTerminated
+// runOpenError shows an error opening the backend in the output's form and
+// returns it.
+func runOpenError(out runOutput, wf *config.Workflow, err error) error {
+	if de, ok := err.(*diagError); ok {
+		out.diagnostics(&config.Workflow{Files: de.files}, de.diags)
+		return err
+	}
+	out.errorEvent(err)
+	return err
+}
+
+// runInterrupt returns what the first stop signal prints during a run: the
+// interrupt message with the longest kill_timeout of the steps running now.
+func runInterrupt(e *env, job *runJob, out runOutput) func(os.Signal) {
+	return func(sig os.Signal) {
+		u, ok := out.(*humanUI)
+		if !ok {
+			return
 		}
-		return exitInterrupt
+		grace := killTimeoutOf(e, job, u.runningSteps())
+		u.message(interruptMessage(sig, "steps", grace))
 	}
-	switch o {
-	case runner.OutcomeSucceeded:
-		return exitOK
-	case runner.OutcomeLockBusy:
-		return exitBusy
-	case runner.OutcomeLockLost:
-		return exitLost
-	case runner.OutcomeUnavailable:
-		return exitUnavailable
-	case runner.OutcomeInterrupted:
-		return exitInterrupt
-	}
-	return exitFailed
 }
 
-// runSignals turns the first SIGINT or SIGTERM into cancellation of ctx (steps
-// are stopped gracefully and every lock released) and any further one into
-// Kill of the runner.
-type runSignals struct {
-	ctx    context.Context
-	first  atomic.Pointer[os.Signal]
-	runner atomic.Pointer[runner.Runner]
-	stop   func()
-}
-
-func startSignals() *runSignals {
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &runSignals{ctx: ctx}
-	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, stopSignals...)
-	quit := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case sig := <-ch:
-				if s.first.CompareAndSwap(nil, &sig) {
-					cancel()
-				} else if r := s.runner.Load(); r != nil {
-					r.Kill()
-				}
-			case <-quit:
-				return
+// killTimeoutOf is the longest kill_timeout of the steps (addresses) given,
+// evaluated against the workflow's variables and locals; a step whose value
+// depends on more than that counts with the default.
+func killTimeoutOf(e *env, job *runJob, addrs []string) time.Duration {
+	grace := time.Duration(0)
+	cwd, _ := os.Getwd()
+	scope, _ := runner.BaseScope(job.wf, job.vars, cwd, nil)
+	for _, a := range addrs {
+		d := runner.DefaultKillTimeout
+		if st := job.wf.Steps[stepName(a)]; st != nil && scope != nil {
+			vals, _ := scope.EvalAttrs(st.Attrs)
+			if v := vals.Duration("kill_timeout"); v > 0 {
+				d = v
 			}
 		}
-	}()
-	s.stop = func() {
-		signal.Stop(ch)
-		close(quit)
-		cancel()
+		grace = max(grace, d)
 	}
-	return s
+	if grace == 0 {
+		grace = runner.DefaultKillTimeout
+	}
+	return grace
+}
+
+// stepName is NAME of step.NAME or step.NAME["key"].
+func stepName(addr string) string {
+	name, _, _ := strings.Cut(strings.TrimPrefix(addr, "step."), "[")
+	return name
 }
 
 // jsonRunOutput is the -json form of a run's output.

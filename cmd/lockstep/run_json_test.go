@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -44,8 +43,9 @@ output "a" {
 	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(wf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var stdout, stderr bytes.Buffer
-	code := runCommand([]string{"-json", "-backend", "local://" + filepath.Join(dir, "locks"), dir}, &stdout, &stderr)
+	t.Setenv("XDG_STATE_HOME", dir) // where run keeps its outputs (lock.DefaultLocalDir's sibling)
+	e, stdout, stderr := testEnv(nil)
+	code := exitCode(dispatch(e, []string{"run", "-json", "-backend", "local://" + filepath.Join(dir, "locks") + "?create=1", dir}))
 	if code != exitFailed {
 		t.Errorf("exit code %d, want %d; stderr:\n%s", code, exitFailed, stderr.String())
 	}
@@ -57,7 +57,7 @@ output "a" {
 		"step_done": true, "run_done": true, "diagnostic": true}
 	seen := map[string]int{}
 	done := map[string]string{}
-	sc := bufio.NewScanner(&stdout)
+	sc := bufio.NewScanner(stdout)
 	for n := 1; sc.Scan(); n++ {
 		var ev map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {

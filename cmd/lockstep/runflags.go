@@ -39,15 +39,16 @@ func (f *workflowFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.backend, "backend", "", "backend URL (redis://, rediss://, unix://, local://); overrides LOCKSTEP_BACKEND and the workflow's backend block")
 }
 
-// loadForRun loads the workflow, resolves its variables and builds the plan.
-// It prints diagnostics through out and returns ok=false on any error.
-func loadForRun(path string, f *workflowFlags, environ []string, out diagWriter) (*config.Workflow, map[string]cty.Value, bool) {
+// loadForRun loads the workflow and resolves its variables (the environment's
+// LOCKSTEP_VAR_* included). It prints diagnostics through out and returns
+// ok=false on any error.
+func loadForRun(e *env, path string, f *workflowFlags, out diagWriter) (*config.Workflow, map[string]cty.Value, bool) {
 	wf, diags := config.Load(path, nil)
 	if diags.HasErrors() || wf == nil {
 		out.diagnostics(wf, diags)
 		return nil, nil, false
 	}
-	vars, vdiags := wf.ResolveVariables(config.VariableInputs{Environ: environ, Args: f.vars})
+	vars, vdiags := wf.ResolveVariables(config.VariableInputs{Environ: e.environ(), Args: f.vars})
 	diags = append(diags, vdiags...)
 	if len(diags) > 0 {
 		out.diagnostics(wf, diags)

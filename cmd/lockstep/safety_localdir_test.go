@@ -17,7 +17,7 @@ func TestSafety_localDirWipe(t *testing.T) {
 	const bound = 250 * time.Millisecond
 	tmp := t.TempDir()
 	dir, records := filepath.Join(tmp, "locks"), filepath.Join(tmp, "records")
-	env := []string{"LOCKSTEP_BACKEND=local://" + dir}
+	env := []string{"LOCKSTEP_BACKEND=local://" + dir + "?create=1"}
 	first := startLockstep(t, "", env, "exec", "-ttl", "6s", "safety/wipe", "--",
 		"teststep", "record", records, "first", "60s")
 	waitFile(t, records, 30*time.Second)

@@ -121,7 +121,7 @@ func startLockstep(t *testing.T, dir string, env []string, args ...string) *proc
 	}
 	go func() {
 		err := cmd.Wait()
-		p.code = exitCode(err)
+		p.code = procExitCode(err)
 		close(p.done)
 	}()
 	t.Cleanup(func() {
@@ -131,7 +131,7 @@ func startLockstep(t *testing.T, dir string, env []string, args ...string) *proc
 	return p
 }
 
-func exitCode(err error) int {
+func procExitCode(err error) int {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,44 +10,51 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/mattn/go-isatty"
 
 	"github.com/lockstep-dev/lockstep/config"
+	"github.com/lockstep-dev/lockstep/lock"
 	"github.com/lockstep-dev/lockstep/runner"
 )
 
 // waitRefresh is how often a waiting line is printed again in a log (not a
-// terminal), so a CI log shows that lockstep is alive and who it waits for.
+// terminal), so that a CI log (and a CI job's no-output timeout) sees that
+// lockstep is alive and whom it waits for.
 const waitRefresh = 5 * time.Second
 
-// humanUI renders run events for people: progress on stderr, step output on
-// stdout and stderr (prefixed by the step address when steps overlap). On a
-// terminal the waiting line is redrawn in place every second.
+// maxStatusLines is the most waiting lines shown at once on a terminal; the
+// rest are counted on the last one.
+const maxStatusLines = 8
+
+// humanUI renders events for people: progress on stderr, step output on
+// stdout and stderr (prefixed by the step address when steps overlap). Each
+// waiter has one waiting line: on a terminal, in a block redrawn in place
+// every second (and at once after a resize); in a log, printed again every
+// waitRefresh. Text from other machines is escaped (safeText).
 type humanUI struct {
 	mu      sync.Mutex
 	stdout  io.Writer
 	stderr  io.Writer
-	tty     bool
+	status  *statusBlock // nil in a log
+	colour  bool
 	prefix  bool
-	files   map[string]*hcl.File
 	waits   map[string]runner.Event // step -> latest lock_wait
-	printed map[string]time.Time    // step -> when its waiting line was last printed (log mode)
-	status  bool                    // a status line is on the terminal
+	printed map[string]time.Time    // step -> when its waiting line was last printed (log)
+	running map[string]bool         // steps started and not done
 	stop    chan struct{}
 	done    chan struct{}
 }
 
-func newHumanUI(stdout, stderr io.Writer) *humanUI {
-	u := &humanUI{stdout: stdout, stderr: stderr, waits: map[string]runner.Event{}, printed: map[string]time.Time{},
-		stop: make(chan struct{}), done: make(chan struct{})}
-	if f, ok := stderr.(*os.File); ok {
-		u.tty = isatty.IsTerminal(f.Fd()) && os.Getenv("TERM") != "dumb"
+func newHumanUI(e *env) *humanUI {
+	u := &humanUI{stdout: e.stdout, stderr: e.stderr, colour: e.colour(), waits: map[string]runner.Event{},
+		printed: map[string]time.Time{}, running: map[string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
+	if e.statusTTY() {
+		u.status = &statusBlock{w: e.stderr, width: e.term.width}
 	}
-	go u.refresh()
+	go u.refresh(e.sig.resized())
 	return u
 }
 
-// close stops the refresher and clears the status line.
+// close stops the refresher and clears the waiting lines.
 func (u *humanUI) close() {
 	close(u.stop)
 	<-u.done
@@ -55,10 +63,10 @@ func (u *humanUI) close() {
 	u.clearStatus()
 }
 
-func (u *humanUI) refresh() {
+func (u *humanUI) refresh(resized <-chan struct{}) {
 	defer close(u.done)
 	period := waitRefresh
-	if u.tty {
+	if u.status != nil {
 		period = time.Second
 	}
 	t := time.NewTicker(period)
@@ -67,26 +75,24 @@ func (u *humanUI) refresh() {
 		select {
 		case <-u.stop:
 			return
-		case now := <-t.C:
-			u.mu.Lock()
-			u.redrawWaits(now)
-			u.mu.Unlock()
+		case <-resized:
+		case <-t.C:
 		}
+		u.mu.Lock()
+		u.redrawWaits(time.Now())
+		u.mu.Unlock()
 	}
 }
 
 // redrawWaits shows the current waits: in place on a terminal, as new lines
 // every waitRefresh in a log. Callers hold mu.
 func (u *humanUI) redrawWaits(now time.Time) {
-	if len(u.waits) == 0 {
-		return
-	}
 	steps := make([]string, 0, len(u.waits))
 	for s := range u.waits {
 		steps = append(steps, s)
 	}
 	sort.Strings(steps)
-	if !u.tty {
+	if u.status == nil {
 		for _, s := range steps {
 			if now.Sub(u.printed[s]) >= waitRefresh-100*time.Millisecond {
 				fmt.Fprintln(u.stderr, eventMessage(u.waits[s], now))
@@ -95,22 +101,28 @@ func (u *humanUI) redrawWaits(now time.Time) {
 		}
 		return
 	}
-	line := eventMessage(u.waits[steps[0]], now)
-	if len(steps) > 1 {
-		line += fmt.Sprintf(" (and %d more waiting)", len(steps)-1)
+	if len(steps) == 0 {
+		u.clearStatus()
+		return
 	}
-	fmt.Fprintf(u.stderr, "\r\033[K%s", line)
-	u.status = true
+	lines := make([]string, 0, min(len(steps), maxStatusLines))
+	for i, s := range steps {
+		if i == maxStatusLines-1 && len(steps) > maxStatusLines {
+			lines = append(lines, fmt.Sprintf("… and %d more waiting", len(steps)-i))
+			break
+		}
+		lines = append(lines, eventMessage(u.waits[s], now))
+	}
+	u.status.draw(lines)
 }
 
 func (u *humanUI) clearStatus() {
-	if u.status {
-		fmt.Fprint(u.stderr, "\r\033[K")
-		u.status = false
+	if u.status != nil {
+		u.status.clear()
 	}
 }
 
-// println prints a progress line on stderr, keeping the status line below it.
+// println prints a progress line on stderr, above the waiting lines.
 func (u *humanUI) println(s string) {
 	u.clearStatus()
 	fmt.Fprintln(u.stderr, s)
@@ -130,22 +142,23 @@ func (u *humanUI) event(ev runner.Event) {
 			w = u.stderr
 		}
 		if u.prefix {
-			fmt.Fprintf(w, "%s: %s\n", ev.Step, ev.Line)
+			fmt.Fprintf(w, "%s: %s\n", safeText(ev.Step), ev.Line)
 		} else {
 			fmt.Fprintln(w, ev.Line)
 		}
 	case runner.EventLockWait:
 		_, again := u.waits[ev.Step]
 		u.waits[ev.Step] = ev
-		if !again {
+		if !again && u.status == nil {
 			u.println(eventMessage(ev, ev.Time))
 			u.printed[ev.Step] = ev.Time
 		}
-	case runner.EventLockAcquired:
-		delete(u.waits, ev.Step)
+	case runner.EventStepStart:
+		u.running[ev.Step] = true
 		u.println(eventMessage(ev, ev.Time))
 	case runner.EventStepDone:
 		delete(u.waits, ev.Step)
+		delete(u.running, ev.Step)
 		if ev.Status != runner.StatusSkipped {
 			u.println(eventMessage(ev, ev.Time))
 		}
@@ -155,9 +168,41 @@ func (u *humanUI) event(ev runner.Event) {
 		delete(u.waits, ev.Step)
 		u.println(eventMessage(ev, ev.Time))
 	}
-	if u.tty {
+	if u.status != nil {
 		u.redrawWaits(time.Now())
 	}
+}
+
+// message prints a line of lockstep's own (a warning, a note) on stderr.
+func (u *humanUI) message(s string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.println(s)
+	if u.status != nil {
+		u.redrawWaits(time.Now())
+	}
+}
+
+// interruptMessage says what the first stop signal does now: "Interrupt
+// received: stopping steps (up to 30s); press Ctrl-C again to kill". what
+// names what is stopped; grace is the longest kill timeout of what runs.
+func interruptMessage(sig os.Signal, what string, grace time.Duration) string {
+	head, again := "Interrupt received", "press Ctrl-C again to kill"
+	if sig != os.Interrupt {
+		head, again = fmt.Sprintf("Signal %q received", sig.String()), "a second signal kills at once"
+	}
+	return fmt.Sprintf("%s: stopping %s (up to %s); %s", head, what, roundAge(grace), again)
+}
+
+// runningSteps returns the addresses of the steps running now.
+func (u *humanUI) runningSteps() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := make([]string, 0, len(u.running))
+	for s := range u.running {
+		out = append(out, s)
+	}
+	return out
 }
 
 // diagnostics prints diagnostics with source snippets on stderr.
@@ -165,40 +210,26 @@ func (u *humanUI) diagnostics(wf *config.Workflow, diags hcl.Diagnostics) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.clearStatus()
-	var files map[string]*hcl.File
-	if wf != nil {
-		files = wf.Files
-	}
-	writeDiagnostics(u.stderr, files, diags)
+	writeDiagnostics(u.stderr, workflowFiles(wf), diags, u.colour)
 }
 
-// errorEvent prints a failure that is not about the workflow's source.
+// errorEvent prints a failure that is not about the workflow's source (the
+// backend could not be opened: nothing ran).
 func (u *humanUI) errorEvent(err error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.println("lockstep run: " + err.Error())
+	u.println("lockstep run: " + safeLines(err.Error()))
+	if errors.Is(err, lock.ErrUnavailable) {
+		fmt.Fprintln(u.stderr, "\nRun failed (backend unavailable): nothing ran.")
+	}
 }
 
-// finish prints the summary table, failure details and outputs.
-func (u *humanUI) finish(wf *config.Workflow, res *runner.Result) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.clearStatus()
-	for _, in := range res.Instances {
-		if in.Busy != nil && in.Status == runner.StatusFailed {
-			fmt.Fprintf(u.stderr, "\n%s: could not acquire its lock: %v\n", in.Address, in.Busy)
-			writeLockInfo(u.stderr, in.Busy.Key, in.Busy.Holders)
-		}
-		if len(in.Diags) > 0 {
-			var files map[string]*hcl.File
-			if wf != nil {
-				files = wf.Files
-			}
-			writeDiagnostics(u.stderr, files, in.Diags)
-		}
+// workflowFiles returns wf's files for diagnostic snippets (nil for nil).
+func workflowFiles(wf *config.Workflow) map[string]*hcl.File {
+	if wf == nil {
+		return nil
 	}
-	writeSummary(u.stderr, res)
-	writeOutputs(u.stdout, res.Outputs)
+	return wf.Files
 }
 
 // diagWriter prints diagnostics in the output mode of the command.

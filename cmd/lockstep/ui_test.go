@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -15,8 +14,8 @@ import (
 // names the holder, is printed when the wait starts and again every
 // waitRefresh (not more often), and stops once the lock is acquired.
 func TestHumanUI_waitingLineInLog(t *testing.T) {
-	var out, errOut bytes.Buffer
-	u := newHumanUI(&out, &errOut)
+	e, _, errOut := testEnv(nil)
+	u := newHumanUI(e)
 	defer u.close()
 	start := time.Now()
 	holder := lock.Holder{Owner: "alice@bastion-2", PID: 4211, Step: "step.failover", Since: start.Add(-130 * time.Second)}
@@ -52,8 +51,8 @@ func TestHumanUI_waitingLineInLog(t *testing.T) {
 
 // TestHumanUI_prefixAndSummary checks step output prefixes and the summary.
 func TestHumanUI_prefixAndSummary(t *testing.T) {
-	var out, errOut bytes.Buffer
-	u := newHumanUI(&out, &errOut)
+	e, out, errOut := testEnv(nil)
+	u := newHumanUI(e)
 	u.prefix = true
 	u.event(runner.Event{Type: runner.EventStepOutput, Step: `step.restart["web-1"]`, Stream: "stdout", Line: "restarting"})
 	u.event(runner.Event{Type: runner.EventStepOutput, Step: "step.a", Stream: "stderr", Line: "warning"})
@@ -66,10 +65,10 @@ func TestHumanUI_prefixAndSummary(t *testing.T) {
 	if out.String() != "step.restart[\"web-1\"]: restarting\n" {
 		t.Errorf("stdout %q", out.String())
 	}
-	e := errOut.String()
+	got := errOut.String()
 	for _, want := range []string{"step.a: warning\n", "STEP", "step.a  failed (exit)", "step.b  not_run (dependency failed)", "Run failed: 0 succeeded, 0 skipped, 1 failed, 1 not run"} {
-		if !strings.Contains(e, want) {
-			t.Errorf("stderr lacks %q:\n%s", want, e)
+		if !strings.Contains(got, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, got)
 		}
 	}
 }

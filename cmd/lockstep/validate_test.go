@@ -8,26 +8,13 @@ import (
 	"time"
 )
 
-// captureOutput runs f with os.Stdout and os.Stderr sent to files and
-// returns what it wrote. Tests using it must not run in parallel.
-func captureOutput(t *testing.T, f func() int) (code int, stdout, stderr string) {
+// runInProcess runs `lockstep ARGS...` through the dispatcher with a test
+// env and returns the exit code and what it wrote.
+func runInProcess(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	dir := t.TempDir()
-	out, err := os.Create(filepath.Join(dir, "stdout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	errf, err := os.Create(filepath.Join(dir, "stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	oldOut, oldErr := os.Stdout, os.Stderr
-	os.Stdout, os.Stderr = out, errf
-	defer func() { os.Stdout, os.Stderr = oldOut, oldErr }()
-	code = f()
-	o, _ := os.ReadFile(out.Name())
-	e, _ := os.ReadFile(errf.Name())
-	return code, string(o), string(e)
+	e, out, errOut := testEnv(nil)
+	code = exitCode(dispatch(e, args))
+	return code, out.String(), errOut.String()
 }
 
 // TestValidate_hostile is the hcl-depth-bomb case of TESTING.md: 200 KB of
@@ -58,7 +45,7 @@ func TestValidate_hostile(t *testing.T) {
 	}
 	for _, tc := range cases {
 		start := time.Now()
-		code, _, stderr := captureOutput(t, func() int { return validateMain([]string{tc.path}) })
+		code, _, stderr := runInProcess(t, "validate", tc.path)
 		elapsed := time.Since(start)
 		t.Logf("%s: exit %d in %s", filepath.Base(tc.path), code, elapsed)
 		if code != exitUsage || !strings.Contains(stderr, tc.want) {
@@ -89,7 +76,7 @@ func TestValidate_exitCodes(t *testing.T) {
 		{[]string{filepath.Join(dir, "missing")}, exitUsage, ""},
 	}
 	for _, tc := range cases {
-		code, stdout, _ := captureOutput(t, func() int { return validateMain(tc.args) })
+		code, stdout, _ := runInProcess(t, append([]string{"validate"}, tc.args...)...)
 		if code != tc.code || !strings.Contains(stdout, tc.out) {
 			t.Errorf("validate %v: exit %d stdout %q; want %d and %q", tc.args, code, stdout, tc.code, tc.out)
 		}

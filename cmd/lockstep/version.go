@@ -2,8 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -20,13 +20,29 @@ var (
 	commit  = ""
 )
 
-const versionHelp = `  Print the lockstep version, the commit it was built from, the Go version
-  and the platform. Release builds carry the release tag and commit; a
-  'go install …@VERSION' reports that module version; a 'go build' in a git
-  checkout reports the commit (and "modified" when the tree had changes).
-  It takes no arguments.
+func versionCommand() *command {
+	return &command{
+		name:     "version",
+		synopsis: "Print the lockstep version",
+		usage:    "version [-json]",
+		help: `Print the lockstep version, the commit it was built from, the Go version and
+the platform. Release builds carry the release tag and commit; a
+'go install …@VERSION' reports that module version; a 'go build' in a git
+checkout reports the commit (and "modified" when the tree had changes). It
+takes no arguments.
 
-  -json prints {"version", "commit", "modified", "go", "os", "arch"}.`
+-json prints {"version", "commit", "modified", "go", "os", "arch"}.`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			asJSON := fs.Bool("json", false, "print the version as one JSON object")
+			return func(e *env, args []string) error {
+				if len(args) > 0 {
+					return usagef("unexpected argument %q", args[0])
+				}
+				return runVersion(e, *asJSON)
+			}
+		},
+	}
+}
 
 // versionInfo is what `lockstep version` reports.
 type versionInfo struct {
@@ -38,24 +54,17 @@ type versionInfo struct {
 	Arch     string `json:"arch"`
 }
 
-func versionMain(args []string) int {
-	fs := newFlagSet("version", "version [-json]", versionHelp)
-	asJSON := fs.Bool("json", false, "print the version as one JSON object")
-	if code, done := parseFlags(fs, args); done {
-		return code
-	}
-	if fs.NArg() > 0 {
-		return usageFail(fs, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
-	}
+// runVersion prints the version (-json: one object).
+func runVersion(e *env, asJSON bool) error {
 	bi, _ := debug.ReadBuildInfo()
 	v := versionOf(version, commit, bi)
-	if *asJSON {
+	if asJSON {
 		b, _ := json.Marshal(v) // a struct of strings and a bool
-		fmt.Fprintf(os.Stdout, "%s\n", b)
-		return exitOK
+		fmt.Fprintf(e.stdout, "%s\n", b)
+		return nil
 	}
-	fmt.Fprintln(os.Stdout, v.String())
-	return exitOK
+	fmt.Fprintln(e.stdout, v.String())
+	return nil
 }
 
 // String is the one-line form: "lockstep v1.2.3 (commit 0123456789ab, go1.26.8, linux/amd64)".

@@ -1,0 +1,135 @@
+//go:build unix
+
+package main
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lockstep-dev/lockstep/lock/locktest"
+)
+
+// otherSignalWorkflow holds a lock with a 30s TTL while its step runs: a
+// lockstep that dies without releasing leaves the lock for about 30s.
+const otherSignalWorkflow = `
+variable "case" { type = string }
+
+step "job" {
+  lock {
+    key = "signal/${var.case}"
+    ttl = "30s"
+  }
+  kill_timeout = "5s"
+  shell = "touch started; while :; do echo tick; sleep 0.05; done"
+}
+`
+
+// TestSafety_otherSignals (TESTING.md "other-signals"): SIGHUP (a closed
+// terminal), SIGQUIT and a broken stdout (`lockstep run | head`) during a
+// step stop the step, release the lock within 1s and exit 128+n, for run
+// and exec. Before the fix the lock stayed held for its whole TTL.
+func TestSafety_otherSignals(t *testing.T) {
+	srv := locktest.StartServer(t, nil)
+	a := adminClient(t, srv.Addr)
+	env := []string{"LOCKSTEP_BACKEND=" + srv.URL()}
+	cases := []struct {
+		name string
+		exec bool
+		sig  syscall.Signal // 0: close the reader of lockstep's stdout
+		want int
+	}{
+		{"run/SIGHUP", false, syscall.SIGHUP, 129},
+		{"run/SIGQUIT", false, syscall.SIGQUIT, 131},
+		{"run/broken-stdout", false, 0, 141},
+		{"exec/SIGHUP", true, syscall.SIGHUP, 129},
+		{"exec/SIGQUIT", true, syscall.SIGQUIT, 131},
+		{"exec/SIGPIPE", true, syscall.SIGPIPE, 141},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := writeWorkflow(t, map[string]string{"main.hcl": otherSignalWorkflow})
+			// A key per case: a lock left behind by one case must not hold
+			// up the next.
+			args := []string{"run", "-var", "case=" + c.name, "."}
+			if c.exec {
+				args = []string{"exec", "-ttl", "30s", "-kill-timeout", "5s", "signal/" + c.name, "--",
+					"sh", "-c", "touch started; while :; do echo tick; sleep 0.05; done"}
+			}
+			p, stdout := startWithPipe(t, dir, env, args...)
+			waitCond(t, 30*time.Second, "the step to start", func() bool {
+				select {
+				case <-p.done:
+					t.Fatalf("lockstep exited %d before the step started\nstderr:\n%s", p.code, p.stderr)
+				default:
+				}
+				_, err := os.Stat(filepath.Join(dir, "started"))
+				return err == nil
+			})
+			waitCond(t, 10*time.Second, "the lock to be held", func() bool { return len(liveLockKeys(t, a)) > 0 })
+			br := bufio.NewReader(stdout)
+			if _, err := br.ReadString('\n'); err != nil {
+				t.Fatalf("read the step's first line: %v", err)
+			}
+			if c.sig == 0 {
+				stdout.Close() // the next write to lockstep's stdout fails: EPIPE
+			} else {
+				go func() { // keep draining, so only the signal matters
+					for {
+						if _, err := br.ReadString('\n'); err != nil {
+							return
+						}
+					}
+				}()
+				p.cmd.Process.Signal(c.sig)
+			}
+			gone, released := pollUntil(3*time.Second, func() bool { return len(liveLockKeys(t, a)) == 0 })
+			if !released {
+				t.Errorf("lock still held %s after the %s (ttl 30s): lockstep did not release it", gone.Round(time.Millisecond), c.name)
+			}
+			p.wait(t, 15*time.Second)
+			st := p.cmd.ProcessState
+			if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				t.Errorf("lockstep was killed by %s instead of exiting %d\nstderr:\n%s", ws.Signal(), c.want, p.stderr)
+			} else if st.ExitCode() != c.want {
+				t.Errorf("exit %d, want %d\nstderr:\n%s", st.ExitCode(), c.want, p.stderr)
+			}
+			t.Logf("other-signals %s: lock released %s after it, exit %d (want %d)", c.name, gone.Round(time.Millisecond), st.ExitCode(), c.want)
+		})
+	}
+}
+
+// startWithPipe starts the built lockstep as startLockstep does, but with its
+// stdout on a pipe whose read end the test holds (and may close).
+func startWithPipe(t *testing.T, dir string, env []string, args ...string) (*proc, *os.File) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(lockstepBin(t), args...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TMPDIR=" + os.TempDir(),
+		"XDG_RUNTIME_DIR=", "NO_COLOR=1", raceNoExitSleep}, env...)
+	p := &proc{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = w, p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start lockstep: %v", err)
+	}
+	w.Close()
+	go func() {
+		err := cmd.Wait()
+		p.code = procExitCode(err)
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.done
+		r.Close()
+	})
+	return p, r
+}
