@@ -13,7 +13,9 @@ import (
 // at the bottom of a terminal. Each line is cut to the terminal's width minus
 // one column so that it never wraps, and clearing the block also clears
 // every row its lines were split onto when the terminal shrank and reflowed
-// them (the rows a line of n cells takes at the new width). Callers
+// them (the rows a line of n cells takes at the new width: tmux, VTE, iTerm2
+// and Windows Terminal reflow; a terminal that truncates instead loses a few
+// rows above the block from view at such a resize, never more). Callers
 // serialise access.
 type statusBlock struct {
 	w     io.Writer
@@ -61,18 +63,29 @@ func (s *statusBlock) clear() {
 	s.cells = s.cells[:0]
 }
 
-// clearInto writes what moves the cursor to the block's first row and
-// erases from there to the end of the screen.
+// clearInto writes what erases the block's rows, one by one with erase-line
+// (never erase-display: tmux, with scroll-on-clear, pushes a screen cleared
+// from its top corner into the scrollback), and leaves the cursor at the
+// start of the block's first row.
 func (s *statusBlock) clearInto(b *strings.Builder, cols int) {
 	rows := 0
 	for _, n := range s.cells {
 		rows += max(1, (n+cols-1)/cols)
 	}
+	if rows == 0 {
+		return
+	}
 	if rows > 1 {
 		fmt.Fprintf(b, "\x1b[%dA", rows-1)
 	}
-	if rows > 0 {
-		b.WriteString("\r\x1b[J")
+	for i := 0; i < rows; i++ {
+		b.WriteString("\r\x1b[K")
+		if i < rows-1 {
+			b.WriteString("\x1b[B")
+		}
+	}
+	if rows > 1 {
+		fmt.Fprintf(b, "\x1b[%dA", rows-1)
 	}
 }
 

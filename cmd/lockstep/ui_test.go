@@ -8,6 +8,7 @@ import (
 
 	"github.com/lockstep-dev/lockstep/lock"
 	"github.com/lockstep-dev/lockstep/runner"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // TestHumanUI_waitingLineInLog checks the CI-log form of the waiting line: it
@@ -70,5 +71,54 @@ func TestHumanUI_prefixAndSummary(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+// TestEventMessage_waitAndRunApart: a step line gives its run time and its
+// lock wait apart, and a waiting line its place in line.
+func TestEventMessage_waitAndRunApart(t *testing.T) {
+	done := runner.Event{Type: runner.EventStepDone, Step: "step.deploy", Status: runner.StatusSucceeded,
+		Duration: 61 * time.Second, LockWait: 41 * time.Second}
+	if got := eventMessage(done, time.Now()); got != "step.deploy: Succeeded after 20s (waited 41s for locks)" {
+		t.Errorf("step_done: %q", got)
+	}
+	done.LockWait = 0
+	if got := eventMessage(done, time.Now()); got != "step.deploy: Succeeded after 1m1s" {
+		t.Errorf("step_done without a wait: %q", got)
+	}
+	now := time.Now()
+	wait := runner.Event{Type: runner.EventLockWait, Step: "step.deploy", Lock: "deploy/staging", WaitStart: now.Add(-3 * time.Second),
+		Holders: []lock.Holder{{Owner: "alice@ci-7", PID: 4211, Since: now.Add(-12 * time.Second)}}, Position: 2, Length: 5}
+	want := `step.deploy: Waiting for lock "deploy/staging", held by alice@ci-7, pid 4211, for 12s (2nd of 5 in line, waited 3s)`
+	if got := eventMessage(wait, now); got != want {
+		t.Errorf("lock_wait:\n got %q\nwant %q", got, want)
+	}
+	for n, want := range map[int]string{1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 11: "11th", 12: "12th", 13: "13th", 21: "21st", 102: "102nd", 111: "111th"} {
+		if got := ordinal(n); got != want {
+			t.Errorf("ordinal(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// TestWriteOutputs_afterFailure: after a run that did not succeed only the
+// outputs with known values are printed.
+func TestWriteOutputs_afterFailure(t *testing.T) {
+	outs := []runner.OutputValue{
+		{Name: "known", Value: cty.StringVal("v1")},
+		{Name: "secret", Value: cty.StringVal("x"), Sensitive: true},
+		{Name: "broken", Value: cty.NilVal},
+		{Name: "later", Value: cty.UnknownVal(cty.String)},
+	}
+	var b strings.Builder
+	writeOutputs(&b, outs, false)
+	got := b.String()
+	if !strings.Contains(got, `known = "v1"`) || !strings.Contains(got, "secret = (sensitive value)") ||
+		strings.Contains(got, "broken") || strings.Contains(got, "later") {
+		t.Errorf("after a failure:\n%s", got)
+	}
+	b.Reset()
+	writeOutputs(&b, outs, true)
+	if !strings.Contains(b.String(), "broken = (error)") || !strings.Contains(b.String(), "later = (not known)") {
+		t.Errorf("after success:\n%s", b.String())
 	}
 }
