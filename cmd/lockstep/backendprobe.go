@@ -29,7 +29,7 @@ func probe(ctx context.Context, l lock.Locker, desc string) error {
 	}
 	var ping *redis.StatusCmd
 	var conf *redis.MapStringStringCmd
-	_, _ = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, perr := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		ping = p.Ping(ctx)
 		conf = p.ConfigGet(ctx, "maxmemory-policy")
 		return nil
@@ -39,6 +39,9 @@ func probe(ctx context.Context, l lock.Locker, desc string) error {
 		r.warning = evictionText(m["maxmemory-policy"])
 	}
 	err := ping.Err()
+	if err == nil && conf.Err() == nil {
+		err = perr // the connection failed before either command (AUTH at connect)
+	}
 	if err == nil || strings.Contains(err.Error(), "NOPERM") {
 		return nil
 	}

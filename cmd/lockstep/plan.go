@@ -128,6 +128,15 @@ func (o *planOptions) plan(e *env, args []string) error {
 	}
 	st := openState(e, wf, o.wff.backend, logger)
 	defer st.close()
+	var ue *usageError
+	if errors.As(st.err, &ue) { // a malformed backend URL or block, not an unreachable backend
+		var de *diagError
+		if errors.As(st.err, &de) {
+			e.diagnostics(de.files, de.diags)
+			return reported(st.err)
+		}
+		return st.err
+	}
 	return o.show(e, wf, plan, scope, st)
 }
 
