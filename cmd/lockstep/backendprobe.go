@@ -9,40 +9,32 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/lockstep-dev/lockstep/config"
 	"github.com/lockstep-dev/lockstep/lock"
 )
 
 // probe asks a Redis backend, in one round trip, whether it answers and
-// accepts us (PING) and whether it may evict lock keys (CONFIG GET
-// maxmemory-policy, kept for evictionWarning). A failure wraps
+// accepts us, and whether it may evict lock keys: CONFIG GET
+// maxmemory-policy (kept for evictionWarning). An ACL that refuses CONFIG
+// (NOPERM, as managed services do) still means the server knows us: the
+// operations lockstep needs report their own refusals. A failure wraps
 // lock.ErrUnavailable with a sentence naming the problem (backendProblem).
-// A PING refused by an ACL counts as an answer: the server knows us, and the
-// operations lockstep needs report their own refusals. The local backend
-// needs no probe: opening it checked its directory.
+// The local backend needs no probe: opening it checked its directory. (A
+// pipelined PING would link go-redis's whole Pipeliner into the binary and
+// cost every start-up.)
 func probe(ctx context.Context, l lock.Locker, desc string) error {
 	r, ok := l.(*ownedRedis)
 	if !ok {
 		return nil
 	}
-	var ping *redis.StatusCmd
-	var conf *redis.MapStringStringCmd
-	_, perr := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		ping = p.Ping(ctx)
-		conf = p.ConfigGet(ctx, "maxmemory-policy")
-		return nil
-	})
+	m, err := r.client.ConfigGet(ctx, "maxmemory-policy").Result()
 	r.probed = true
-	if m, err := conf.Result(); err == nil {
+	if err == nil {
 		r.warning = evictionText(m["maxmemory-policy"])
+		return nil
 	}
-	err := ping.Err()
-	if err == nil && conf.Err() == nil {
-		err = perr // the connection failed before either command (AUTH at connect)
-	}
-	if err == nil || strings.Contains(err.Error(), "NOPERM") {
+	if strings.Contains(err.Error(), "NOPERM") {
 		return nil
 	}
 	if ctx.Err() != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"flag"
 	"io"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/posener/complete"
@@ -15,14 +17,57 @@ import (
 // HashiCorp CLIs): a shell runs `lockstep` with COMP_LINE set, and Main hands
 // over to completeMain before anything else is set up. The tree of commands,
 // flags and argument predictors is built from the same command table as
-// -help and the man page, only when a shell asks.
+// -help and the man page, only when a shell asks, and the library's
+// Command.Predict does the completing.
+//
+// completeMain reads COMP_LINE itself rather than through the library's
+// (*Complete).Complete: that method also reaches the library's installer,
+// whose fish template links text/template, whose reflective method calls make
+// the Go linker keep every exported method of every type (go-redis's
+// hundreds): 11 MB more binary and slower start-up for every command.
 
-// completeMain prints the completions of the line in COMP_LINE on stdout.
+// completeMain prints the completions of the line in COMP_LINE (up to
+// COMP_POINT) on stdout, one per line, as the library's Complete does.
 func completeMain(stdout io.Writer, getenv func(string) string) int {
-	c := complete.New("lockstep", completionTree(getenv))
-	c.Out = stdout
-	c.Complete()
+	line := getenv("COMP_LINE")
+	if p, err := strconv.Atoi(getenv("COMP_POINT")); err == nil && p >= 0 && p < len(line) {
+		line = line[:p]
+	}
+	a := completionArgs(line)
+	var b strings.Builder
+	tree := completionTree(getenv)
+	for _, option := range tree.Predict(a) {
+		if strings.HasPrefix(option, a.Last) {
+			b.WriteString(option + "\n")
+		}
+	}
+	io.WriteString(stdout, b.String())
 	return exitOK
+}
+
+// completionArgs splits a command line as the library's (unexported) newArgs
+// does: fields by spaces, an empty last field after a trailing space, and a
+// last field "a=b" split in two.
+func completionArgs(line string) complete.Args {
+	parts := strings.Fields(line)
+	if len(line) > 0 && unicode.IsSpace(rune(line[len(line)-1])) {
+		parts = append(parts, "")
+	}
+	if n := len(parts); n > 0 {
+		parts = append(parts[:n-1], strings.Split(parts[n-1], "=")...)
+	}
+	var a complete.Args
+	if len(parts) > 0 {
+		a.All = parts[1:]
+		a.Last = parts[len(parts)-1]
+	}
+	if len(a.All) > 0 {
+		a.Completed = a.All[:len(a.All)-1]
+	}
+	if n := len(a.Completed); n > 0 {
+		a.LastCompleted = a.Completed[n-1]
+	}
+	return a
 }
 
 // completionTree describes every command for posener/complete.

@@ -2,8 +2,10 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -126,12 +128,14 @@ func execute(e *env, job *runJob, out runOutput, logger hclog.Logger) error {
 		logger.Warn(w)
 		out.diagnostics(wf, hcl.Diagnostics{{Severity: hcl.DiagWarning, Summary: "Redis may evict lock keys", Detail: w + "."}})
 	}
+	running := &stepTracker{steps: map[string]bool{}}
 	opts := runner.Options{Locker: locker, Variables: job.vars, Parallelism: job.opts.parallelism, KeepGoing: job.opts.keepGoing,
 		RunID: newRunID(), Holder: processHolder(e.getenv), Logger: logger.Named("runner"),
 		OnEvent: func(ev runner.Event) {
 			if ev.Type != runner.EventStepOutput {
 				logger.Debug(eventMessage(ev, ev.Time), "type", string(ev.Type))
 			}
+			running.event(ev)
 			out.event(ev)
 		}}
 	opts.Holder.Workflow = wf.Dir
@@ -146,7 +150,7 @@ func execute(e *env, job *runJob, out runOutput, logger hclog.Logger) error {
 		o.exitFor = func(oc runner.Outcome) int { return exitCode(e.withSignal(outcomeErr(oc))) }
 	}
 	r := runner.New(job.plan, opts)
-	e.sig.onStop(runInterrupt(e, job, out), r.Kill)
+	e.sig.onStop(runInterrupt(e, job, out, running), r.Kill)
 	res := r.Run(e.ctx)
 	if res.Diags.HasErrors() {
 		out.diagnostics(wf, res.Diags)
@@ -168,17 +172,45 @@ func runOpenError(out runOutput, wf *config.Workflow, err error) error {
 	return err
 }
 
-// runInterrupt returns what the first stop signal prints during a run: the
-// interrupt message with the longest kill_timeout of the steps running now.
-func runInterrupt(e *env, job *runJob, out runOutput) func(os.Signal) {
+// runInterrupt returns what the first stop signal prints during a run, on
+// stderr in both output modes: the interrupt message with the longest
+// kill_timeout of the steps running now.
+func runInterrupt(e *env, job *runJob, out runOutput, running *stepTracker) func(os.Signal) {
 	return func(sig os.Signal) {
-		u, ok := out.(*humanUI)
-		if !ok {
+		msg := interruptMessage(sig, "steps", killTimeoutOf(e, job, running.list()))
+		if u, ok := out.(*humanUI); ok {
+			u.message(msg)
 			return
 		}
-		grace := killTimeoutOf(e, job, u.runningSteps())
-		u.message(interruptMessage(sig, "steps", grace))
+		fmt.Fprintln(e.stderr, msg)
 	}
+}
+
+// stepTracker knows which step instances run now (started, not done).
+type stepTracker struct {
+	mu    sync.Mutex
+	steps map[string]bool
+}
+
+func (t *stepTracker) event(ev runner.Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch ev.Type {
+	case runner.EventStepStart:
+		t.steps[ev.Step] = true
+	case runner.EventStepDone:
+		delete(t.steps, ev.Step)
+	}
+}
+
+func (t *stepTracker) list() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]string, 0, len(t.steps))
+	for s := range t.steps {
+		out = append(out, s)
+	}
+	return out
 }
 
 // killTimeoutOf is the longest kill_timeout of the steps (addresses) given,

@@ -39,14 +39,13 @@ type humanUI struct {
 	prefix  bool
 	waits   map[string]runner.Event // step -> latest lock_wait
 	printed map[string]time.Time    // step -> when its waiting line was last printed (log)
-	running map[string]bool         // steps started and not done
 	stop    chan struct{}
 	done    chan struct{}
 }
 
 func newHumanUI(e *env) *humanUI {
 	u := &humanUI{stdout: e.stdout, stderr: e.stderr, colour: e.colour(), waits: map[string]runner.Event{},
-		printed: map[string]time.Time{}, running: map[string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
+		printed: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
 	if e.statusTTY() {
 		u.status = &statusBlock{w: e.stderr, width: e.term.width}
 	}
@@ -154,11 +153,9 @@ func (u *humanUI) event(ev runner.Event) {
 			u.printed[ev.Step] = ev.Time
 		}
 	case runner.EventStepStart:
-		u.running[ev.Step] = true
 		u.println(eventMessage(ev, ev.Time))
 	case runner.EventStepDone:
 		delete(u.waits, ev.Step)
-		delete(u.running, ev.Step)
 		if ev.Status != runner.StatusSkipped {
 			u.println(eventMessage(ev, ev.Time))
 		}
@@ -192,17 +189,6 @@ func interruptMessage(sig os.Signal, what string, grace time.Duration) string {
 		head, again = fmt.Sprintf("Signal %q received", sig.String()), "a second signal kills at once"
 	}
 	return fmt.Sprintf("%s: stopping %s (up to %s); %s", head, what, roundAge(grace), again)
-}
-
-// runningSteps returns the addresses of the steps running now.
-func (u *humanUI) runningSteps() []string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	out := make([]string, 0, len(u.running))
-	for s := range u.running {
-		out = append(out, s)
-	}
-	return out
 }
 
 // diagnostics prints diagnostics with source snippets on stderr.
