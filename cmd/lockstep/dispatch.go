@@ -27,7 +27,10 @@ type command struct {
 	// strict takes flags only before the first argument (exec: the flags
 	// after KEY belong to COMMAND).
 	strict bool
-	args   argKind // what the positional arguments are, for completion
+	// signals: the command runs others or talks to a backend, so stop
+	// signals must stop it gracefully (env.watchSignals).
+	signals bool
+	args    argKind // what the positional arguments are, for completion
 }
 
 // argKind says what a command's positional arguments are.
@@ -79,6 +82,9 @@ func dispatch(e *env, args []string) error {
 		writeHelp(e.stdout, c)
 		return nil
 	case err == nil:
+		if c.signals {
+			e.watchSignals()
+		}
 		err = run(e, pos)
 	}
 	e.report(c.name, err)

@@ -23,11 +23,17 @@ type env struct {
 	getenv  func(string) string
 	environ func() []string
 	chdir   func(string) error // -chdir; nil refuses it
-	// ctx is cancelled by the first stop signal (its cause a *signalError);
-	// it never ends otherwise.
-	ctx  context.Context
-	sig  *signals // nil when no signals are watched (tests)
-	term terminal
+	// ctx is cancelled by the first stop signal (its cause a *signalError)
+	// once signals are watched; it never ends otherwise.
+	ctx context.Context
+	sig *signals // nil while no signals are watched
+	// watch starts the signal handler (Main's: watchSignals); nil never
+	// watches (tests). The dispatcher calls it only for commands that run
+	// others or talk to a backend: a signal handler costs a thread and its
+	// wake-ups at start-up and exit, which validate, fmt or version need not
+	// pay (they end as any Unix tool on a signal or a broken pipe).
+	watch func() *signals
+	term  terminal
 	// noColor is -no-color (before the command or among its flags).
 	noColor bool
 }
@@ -104,4 +110,13 @@ func childStream(w io.Writer) io.Writer {
 		return p.w
 	}
 	return w
+}
+
+// watchSignals starts the signal handler, once, and makes ctx its context.
+func (e *env) watchSignals() {
+	if e.watch == nil || e.sig != nil {
+		return
+	}
+	e.sig = e.watch()
+	e.ctx = e.sig.ctx
 }

@@ -44,6 +44,7 @@ the -once marker set, or superseded without -E) exits 0 with a note on stderr.`
 func execCommand() *command {
 	return &command{
 		name:     "exec",
+		signals:  true,
 		synopsis: "Run one command while holding a lock",
 		usage: "exec [-ttl D] [-timeout D | -n | -w SECONDS] [-on-busy wait|skip|fail] [-limit N] [-once KEY]\n" +
 			"                     [-E CODE] [-kill-timeout D] [-backend URL] [-config PATH]\n" +

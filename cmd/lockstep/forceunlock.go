@@ -14,6 +14,7 @@ import (
 func forceUnlockCommand() *command {
 	return &command{
 		name:     "force-unlock",
+		signals:  true,
 		synopsis: "Remove a lock held by someone else",
 		usage:    "force-unlock [-force] [-backend URL] [-config PATH] KEY",
 		help: `Removes every holder of KEY and wakes its waiters. The holders are not told:

@@ -42,6 +42,7 @@ func withLocker(e *env, bf *backendFlags, fn func(ctx context.Context, l lock.Lo
 func lockListCommand() *command {
 	return &command{
 		name:     "lock list",
+		signals:  true,
 		synopsis: "List held locks whose key starts with PREFIX",
 		usage:    "lock list [-json] [-backend URL] [-config PATH] [PREFIX]",
 		help: `Lists every held lock whose key starts with PREFIX (all locks without one): key,
@@ -124,6 +125,7 @@ func dash(s string) string {
 func lockShowCommand() *command {
 	return &command{
 		name:     "lock show",
+		signals:  true,
 		synopsis: "Show who holds KEY and who waits for it",
 		usage:    "lock show [-json] [-backend URL] [-config PATH] KEY",
 		help: `Shows who holds KEY as a lock-info block, followed by the waiters in line in

@@ -17,6 +17,7 @@ import (
 func lockAcquireCommand() *command {
 	return &command{
 		name:     "lock acquire",
+		signals:  true,
 		synopsis: "Take KEY and print its token (Redis backends only)",
 		usage:    "lock acquire [-ttl D] [-timeout D] [-backend URL] [-config PATH] KEY",
 		help: `Takes KEY and prints its token on stdout (the only command that prints a token).
@@ -171,7 +172,7 @@ func lockTokenCommand(name, synopsis, help string, withTTL bool,
 	if withTTL {
 		usage = name + " [-ttl D] [-backend URL] [-config PATH] KEY TOKEN"
 	}
-	return &command{name: name, synopsis: synopsis, usage: usage, help: help, args: argLockKey,
+	return &command{name: name, synopsis: synopsis, usage: usage, help: help, args: argLockKey, signals: true,
 		setup: func(fs *flag.FlagSet) runFunc {
 			var bf backendFlags
 			bf.register(fs)

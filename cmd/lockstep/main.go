@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"os"
 
 	"github.com/lockstep-dev/lockstep/runner/supervise"
@@ -32,9 +33,9 @@ func Main() int {
 		environ: os.Environ,
 		chdir:   os.Chdir,
 		term:    detectTerminal(os.Stdin, os.Stdout, os.Stderr, os.Getenv),
+		ctx:     context.Background(),
+		watch:   watchSignals,
 	}
-	e.sig = watchSignals()
 	defer e.sig.stop()
-	e.ctx = e.sig.ctx
 	return exitCode(e.withSignal(dispatch(e, args)))
 }

@@ -26,6 +26,7 @@ after it succeeded, which make later runs skip it. Both subcommands take
 func onceListCommand() *command {
 	return &command{
 		name:     "once list",
+		signals:  true,
 		synopsis: "List markers whose key starts with PREFIX",
 		usage:    "once list [-json] [-backend URL] [-config PATH] [PREFIX]",
 		help: `Lists once markers whose key starts with PREFIX: who wrote each, when, in which
@@ -79,6 +80,7 @@ func writeOnceTable(e *env, recs []lock.OnceRecord) {
 func onceForgetCommand() *command {
 	return &command{
 		name:     "once forget",
+		signals:  true,
 		synopsis: "Delete the marker KEY so that the work runs again",
 		usage:    "once forget [-backend URL] [-config PATH] KEY",
 		help:     "Deletes the once marker KEY, so that the work it records runs again.",

@@ -36,8 +36,9 @@ value)". After a run that failed, outputs that could not be evaluated show as
 bool, "value": …}}, or with NAME the value alone. -raw prints NAME's string,
 number or bool without quotes, for shell scripts.
 
-Exit status: 0, 1 when the workflow has no recorded run or NAME no value to
-print (unknown, sensitive with -json or -raw, or not an output), 2 usage.`,
+Exit status: 0, 1 when the workflow has no recorded outputs (it has not run
+on this machine, or has no output blocks) or NAME no value to print
+(unknown, sensitive with -json or -raw, or not an output), 2 usage.`,
 		args: argNone,
 		setup: func(fs *flag.FlagSet) runFunc {
 			o := &outputOptions{}
@@ -88,10 +89,15 @@ func outputsFile(path string) (file, abs string, err error) {
 	return filepath.Join(outputsDir(), hex.EncodeToString(sum[:16])+".json"), abs, nil
 }
 
-// saveOutputs keeps res's outputs for `lockstep output`. A failure to write
-// them is a warning: the run's own result stands.
+// saveOutputs keeps res's outputs for `lockstep output`; a workflow without
+// outputs writes nothing (and drops what an earlier version of it left). A
+// failure to write them is a warning: the run's own result stands.
 func saveOutputs(e *env, path string, res *runner.Result) {
 	file, abs, err := outputsFile(path)
+	if err == nil && len(res.Outputs) == 0 {
+		os.Remove(file)
+		return
+	}
 	if err == nil {
 		err = writeOutputRecord(file, newOutputRecord(abs, res))
 	}
@@ -152,7 +158,7 @@ func (o *outputOptions) run(e *env, args []string) error {
 	}
 	b, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("no run of %s recorded on this machine: run it first (lockstep run %s)", abs, o.workflow)
+		return fmt.Errorf("no outputs of %s recorded on this machine: it has not run here (lockstep run %s), or it has no outputs", abs, o.workflow)
 	}
 	var rec outputRecord
 	if err == nil {

@@ -22,9 +22,6 @@ func (o *outputOptions) printAll(e *env, rec *outputRecord) error {
 		return nil
 	}
 	fmt.Fprintf(e.stderr, "Outputs of run %s (%s) at %s:\n", rec.RunID, rec.Outcome, rec.Finished.Format("2006-01-02T15:04:05Z"))
-	if len(rec.Order) == 0 {
-		fmt.Fprintln(e.stderr, "(the workflow has no outputs)")
-	}
 	var b strings.Builder
 	for _, name := range rec.Order {
 		fmt.Fprintf(&b, "%s = %s\n", name, storedDisplay(rec.Outputs[name]))

@@ -44,6 +44,7 @@ error: exit 5 (1 with -detailed-exitcode).`
 func planCommand() *command {
 	return &command{
 		name:     "plan",
+		signals:  true,
 		synopsis: "Show what a run would do, and who holds its locks now",
 		usage: "plan [-var K=V]... [-var-file F]... [-target ADDR]... [-json] [-backend URL]\n" +
 			"                     [-detailed-exitcode] [-require-backend] [PATH]",

@@ -36,6 +36,7 @@ SIGINT, 143 SIGTERM, 129 SIGHUP, 131 SIGQUIT, 141 SIGPIPE).`
 func runCommand() *command {
 	return &command{
 		name:     "run",
+		signals:  true,
 		synopsis: "Run the workflow",
 		usage: "run [-var K=V]... [-var-file F]... [-target ADDR]... [-parallelism N] [-lock-timeout D]\n" +
 			"                    [-keep-going] [-json] [-backend URL] [PATH]",

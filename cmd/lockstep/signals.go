@@ -100,8 +100,11 @@ func (s *signals) handle(sig os.Signal) {
 	}
 }
 
-// stop restores default signal handling.
+// stop restores default signal handling (nothing for nil).
 func (s *signals) stop() {
+	if s == nil {
+		return
+	}
 	signal.Stop(s.ch)
 	close(s.done)
 	s.cancel(nil)
