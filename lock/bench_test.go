@@ -192,6 +192,21 @@ func percentile(ds []time.Duration, p int) time.Duration {
 	return s[min(len(s)-1, len(s)*p/100)]
 }
 
+// commandCount returns the calls of one command (INFO commandstats; those
+// run inside scripts count).
+func commandCount(b testing.TB, c *redis.Client, name string) int64 {
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(info, "cmdstat_"+name+":calls=")
+	if !ok {
+		return 0
+	}
+	n, _ := strconv.ParseInt(strings.SplitN(rest, ",", 2)[0], 10, 64)
+	return n
+}
+
 // commandCalls sums the calls of INFO commandstats (commands run inside
 // scripts count). The INFO being answered is not counted yet, so a delta
 // between two snapshots includes the first INFO: subtract 1.

@@ -2,6 +2,7 @@ package lock_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -90,8 +91,8 @@ func signalOnce(c chan struct{}) {
 }
 
 // TestRedis_headKeepsItsPlace: the first waiter gives up, so the second
-// becomes first in line without being told; its safety re-check must keep
-// its place (it used to re-queue it behind the third waiter).
+// becomes first in line; its re-checks must keep its place (an earlier
+// design re-queued it behind the third waiter).
 func TestRedis_headKeepsItsPlace(t *testing.T) {
 	srv := locktest.StartServer(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -102,7 +103,7 @@ func TestRedis_headKeepsItsPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	type waiter struct {
-		waited chan struct{} // one send per full acquire attempt
+		first  chan struct{} // closed when the waiter learns it is first in line
 		done   chan error
 		cancel context.CancelFunc
 	}
@@ -110,13 +111,20 @@ func TestRedis_headKeepsItsPlace(t *testing.T) {
 		l := lock.NewRedis(redisClient(t, srv), &lock.RedisOptions{Recheck: recheck})
 		t.Cleanup(func() { l.Close() })
 		wctx, wcancel := context.WithCancel(ctx)
-		w := &waiter{waited: make(chan struct{}, 16), done: make(chan error, 1), cancel: wcancel}
+		w := &waiter{first: make(chan struct{}), done: make(chan error, 1), cancel: wcancel}
+		queued := make(chan struct{}, 1)
+		var once sync.Once
 		go func() {
 			_, err := l.Acquire(wctx, lock.Request{Key: "q", TTL: time.Minute, Wait: lock.WaitForever,
-				OnWait: func([]lock.Holder) { w.waited <- struct{}{} }})
+				OnWait: func([]lock.Holder) { signalOnce(queued) },
+				OnQueue: func(q lock.QueueStatus) {
+					if q.Position == 1 {
+						once.Do(func() { close(w.first) })
+					}
+				}})
 			w.done <- err
 		}()
-		<-w.waited
+		<-queued
 		return w
 	}
 	a := start(time.Hour)
@@ -127,11 +135,17 @@ func TestRedis_headKeepsItsPlace(t *testing.T) {
 	if err := <-a.done; err == nil {
 		t.Fatal("cancelled waiter got the lock")
 	}
-	select { // b runs acquire again once it finds itself first in line
-	case <-b.waited:
+	select { // b learns it is first in line (told, or by its re-check)
+	case <-b.first:
 	case <-ctx.Done():
-		t.Fatal("second waiter never re-checked")
+		t.Fatal("second waiter never learnt it is first in line")
 	}
+	// b re-checks every 50ms (a and c hourly): wait for three re-checks
+	// (each runs LPOS) as first in line.
+	admin := redisClient(t, srv)
+	lpos := func() int64 { return commandCount(t, admin, "lpos") }
+	from := lpos()
+	eventually(t, 10*time.Second, "three re-checks of the first in line", func() bool { return lpos() >= from+3 })
 	if err := holder.Release(ctx, "q", lease.Token); err != nil {
 		t.Fatal(err)
 	}
