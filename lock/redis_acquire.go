@@ -127,8 +127,12 @@ func (a *waiting) attempt(ctx context.Context) (acquireReply, time.Time, error) 
 	return rep, sent, err
 }
 
-// decodeAcquire reads {1, fence[, x]} or {0, pos, len, pttl, holders...}.
+// decodeAcquire reads fence, {1, fence[, x]} or {0, pos, len, pttl,
+// holders...}.
 func decodeAcquire(op string, res any) (acquireReply, error) {
+	if fence, ok := res.(int64); ok {
+		return acquireReply{held: true, fence: fence}, nil
+	}
 	vals, ok := res.([]any)
 	if !ok || len(vals) < 2 {
 		return acquireReply{}, badReply(op, res)

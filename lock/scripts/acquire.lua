@@ -2,23 +2,15 @@
 -- 4 queue request ("" = do not queue, else "policy|max_waiters|flags|entry";
 -- flags: b = the token is fresh, so the request may join a non-empty queue
 -- without reading the lock), 5 holder json.
--- Returns {1, fence[, 1 when its record is the queue-granted 'x']} when the
--- token holds the lock (newly or already: idempotent), {0, position, length, pttl, holders...} when it waits
--- (position 0: not queued; pttl: time until the first lease ends, when
--- first in line, else -1; position -1: the queue is full, length is the
--- number of waiters that turned it away).
+-- Returns the fence (an integer) when the lock was free and is now the
+-- token's, {1, fence[, 1 when its record is the queue-granted 'x']} when the
+-- token holds the lock otherwise (newly or already: idempotent), and
+-- {0, position, length, pttl, holders...} when it waits (position 0: not
+-- queued; pttl: time until the first lease ends, when first in line, else
+-- -1; position -1: the queue is full, length is the number of waiters that
+-- turned it away).
 if not redis.REDIS_VERSION_NUM then
   return redis.error_reply('LOCKSTEP_OLD_SERVER lockstep needs Redis 7.0 or later (sharded pub/sub)')
-end
-if redis.call('EXISTS', K_H, K_Q) == 0 then
-  -- Free, no fence yet, nobody waits: 4 calls. The fence starts at the
-  -- server's time in microseconds (see next_fence).
-  local t = redis.call('TIME')
-  local dl = t[1] * 1000 + math.floor(t[2] / 1000) + ARGV[2]
-  local fence = string.format('%d', t[1] * 1000000 + t[2])
-  redis.call('HSET', K_H, ARGV[1], dl .. '|' .. fence .. '|' .. ARGV[3] .. '|' .. ARGV[1] .. '|' .. ARGV[5], 'f', fence)
-  redis.call('PEXPIREAT', K_H, dl - 1)
-  return {1, fence}
 end
 local queued, full = false, nil
 local policy, maxw, flags, entry = '', 0, '', ''
@@ -35,6 +27,28 @@ if ARGV[4] ~= '' then
     end
     queued = full == nil
   end
+end
+local n, last = 1, nil
+if not queued then n = redis.call('EXISTS', K_H, K_Q) end
+if n == 1 and not queued then
+  -- Held, queued, or free with the fence of its last lease kept.
+  local v = redis.call('HGETALL', K_H)
+  if #v == 2 and v[1] == 'f' and redis.call('EXISTS', K_Q) == 0 then
+    n, last = 0, tonumber(v[2])
+  end
+end
+if n == 0 then
+  -- Free and nobody waits: 4 calls (6 with a kept fence), and as little
+  -- Lua as can be. The fence is the server's time in µs, or the last one
+  -- + 1 (see next_fence); the key expires at the script's start + ttl - 1
+  -- ms, at most the lease's deadline - 1.
+  local t = redis.call('TIME')
+  local fence = t[1] * 1000000 + t[2]
+  if last and last >= fence then fence = last + 1 end
+  redis.call('HSET', K_H, ARGV[1], (t[1] * 1000 + math.floor(t[2] / 1000) + ARGV[2]) .. '|' ..
+    string.format('%d', fence) .. '|' .. ARGV[3] .. '|' .. ARGV[1] .. '|' .. ARGV[5], 'f', fence)
+  redis.call('PEXPIRE', K_H, ARGV[2] - 1)
+  return fence
 end
 --@prelude
 local st = load()

@@ -13,16 +13,22 @@ local function clock(st)
   return st.now
 end
 
+-- record parses a holder record; its json stays in raw, from r.at.
 local function record(field, v)
-  local dl, fence, limit, mode, tok, json = string.match(v, '^(%d+)|(%d+)|(%d+)|(%a)|([^|]*)|(.*)$')
+  local dl, fence, limit, mode, tok, at = string.match(v, '^(%d+)|(%d+)|(%d+)|(%a)|([^|]*)|()')
   if not dl then return nil end
-  return {field = field, dl = tonumber(dl), fence = fence, limit = tonumber(limit), mode = mode, tok = tok, json = json}
+  return {field = field, dl = tonumber(dl), fence = fence, limit = tonumber(limit), mode = mode, tok = tok, raw = v, at = at}
 end
 
+local function json_of(r)
+  return string.sub(r.raw, r.at)
+end
+
+-- parse_entry parses a queue entry; its json stays in raw, from w.at.
 local function parse_entry(e)
-  local bid, wid, tok, ttl, limit, mode, since, json = string.match(e, '^([^:|]*):([^|]*)|([^|]*)|(%d+)|(%d+)|(%a)|(%d*)|(.*)$')
+  local bid, wid, tok, ttl, limit, mode, since, at = string.match(e, '^([^:|]*):([^|]*)|([^|]*)|(%d+)|(%d+)|(%a)|(%d*)|()')
   if not bid then return nil end
-  return {bid = bid, wid = wid, tok = tok, ttl = tonumber(ttl), limit = tonumber(limit), mode = mode, since = since, json = json}
+  return {bid = bid, wid = wid, tok = tok, ttl = tonumber(ttl), limit = tonumber(limit), mode = mode, since = since, raw = e, at = at}
 end
 
 -- load reads the holders. A lone record is live: the key expires exactly
@@ -95,9 +101,11 @@ end
 local function add(st, field, tok, ttl, limit, mode, json, fence)
   local dl = clock(st) + ttl
   local fs = string.format('%d', fence)
-  st.recs[field] = {field = field, dl = dl, fence = fs, limit = limit, mode = mode, tok = tok, json = json}
+  local head = dl .. '|' .. fs .. '|' .. limit .. '|' .. mode .. '|' .. tok .. '|'
+  local raw = head .. json
+  st.recs[field] = {field = field, dl = dl, fence = fs, limit = limit, mode = mode, tok = tok, raw = raw, at = #head + 1}
   st.n = st.n + 1
-  st.set[field] = dl .. '|' .. fs .. '|' .. limit .. '|' .. mode .. '|' .. tok .. '|' .. json
+  st.set[field] = raw
   st.del[field] = nil
   st.f = fence
   st.fset = true
@@ -160,10 +168,10 @@ local function serve(st, notify, self)
       local field = w.tok
       if w.mode == 'x' and w.limit == 1 and not st.recs.x then field = 'x' end
       if e == self then
-        mine = add(st, field, w.tok, w.ttl, w.limit, w.mode, w.json, fence)
+        mine = add(st, field, w.tok, w.ttl, w.limit, w.mode, string.sub(e, w.at), fence)
         changed = true
       elseif redis.call('SPUBLISH', channel(w), 'g|' .. w.wid .. '|' .. string.format('%d', fence)) > 0 then
-        add(st, field, w.tok, w.ttl, w.limit, w.mode, w.json, fence)
+        add(st, field, w.tok, w.ttl, w.limit, w.mode, string.sub(e, w.at), fence)
         changed = true
       end
     end
@@ -216,7 +224,7 @@ local function holders(st)
   end)
   local out = {}
   for i, r in ipairs(live) do
-    out[i] = (r.dl - now) .. '|' .. r.fence .. '|' .. r.limit .. '|' .. r.mode .. '|' .. r.json
+    out[i] = (r.dl - now) .. '|' .. r.fence .. '|' .. r.limit .. '|' .. r.mode .. '|' .. json_of(r)
   end
   return out
 end

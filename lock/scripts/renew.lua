@@ -9,6 +9,6 @@ if not mine then
 end
 local dl = clock(st) + tonumber(ARGV[2])
 mine.dl = dl
-st.set[mine.field] = dl .. '|' .. mine.fence .. '|' .. mine.limit .. '|' .. mine.mode .. '|' .. mine.tok .. '|' .. mine.json
+st.set[mine.field] = dl .. string.sub(mine.raw, #string.match(mine.raw, '^%d+') + 1)
 flush(st)
 return 1

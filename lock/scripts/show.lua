@@ -11,7 +11,7 @@ if ARGV[1] == 'q' then
   out[1] = #all
   for _, e in ipairs(all) do
     local w = parse_entry(e)
-    if w then out[#out + 1] = w.mode .. '|' .. w.limit .. '|' .. w.since .. '|' .. w.json end
+    if w then out[#out + 1] = w.mode .. '|' .. w.limit .. '|' .. w.since .. '|' .. string.sub(e, w.at) end
   end
 else
   out[1] = redis.call('LLEN', K_Q)
