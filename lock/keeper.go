@@ -91,6 +91,22 @@ func (k *Keeper) defaults() {
 	}
 }
 
+// LostReleaseTimeout bounds the release of a lease its keeper lost: the
+// lease is gone, or the link to the backend failed and the release would
+// wait on it; either way it must not hold up the exit.
+const LostReleaseTimeout = 500 * time.Millisecond
+
+// ReleaseContext returns a context for releasing the kept lease once the
+// work stopped: CleanupContext's (it survives ctx's cancellation, ends after
+// CleanupTimeout), or one ending after LostReleaseTimeout when the keeper
+// lost the lease. Call cancel when done.
+func (k *Keeper) ReleaseContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if k.Err() != nil {
+		return context.WithTimeout(context.WithoutCancel(ctx), LostReleaseTimeout)
+	}
+	return CleanupContext(ctx)
+}
+
 // Lost is closed when the lease is lost (never when stopped).
 func (k *Keeper) Lost() <-chan struct{} { return k.lost }
 
@@ -121,7 +137,9 @@ func (k *Keeper) run(ctx context.Context) {
 	next := k.nextRenewal(k.opts.Interval)
 	timer := time.NewTimer(next)
 	defer timer.Stop()
-	due := time.Now().Add(next)
+	// The first renewal asks the server even when the lease arrived past its
+	// local deadline (a pause, a slow link): only the server knows.
+	var due time.Time
 	for {
 		select {
 		case <-timer.C:

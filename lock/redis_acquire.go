@@ -130,7 +130,7 @@ func (a *waiting) attempt(ctx context.Context) (acquireReply, time.Time, error) 
 // decodeAcquire reads fence, {1, fence[, x]} or {0, pos, len, pttl,
 // holders...}.
 func decodeAcquire(op string, res any) (acquireReply, error) {
-	if fence, ok := res.(int64); ok {
+	if fence, ok := res.(int64); ok && fence > 0 {
 		return acquireReply{held: true, fence: fence}, nil
 	}
 	vals, ok := res.([]any)
@@ -142,7 +142,7 @@ func decodeAcquire(op string, res any) (acquireReply, error) {
 	if !ok1 || !ok2 {
 		return acquireReply{}, badReply(op, res)
 	}
-	if kind == 1 {
+	if kind == 1 && n > 0 {
 		rep := acquireReply{held: true, fence: n}
 		if len(vals) > 2 {
 			x, _ := replyInt(vals[2])

@@ -194,7 +194,7 @@ func (a *waiting) final(ctx context.Context, msg string) (*Lease, error) {
 		return nil, a.superseded(f)
 	}
 	fence, err := strconv.ParseInt(f[len(f)-1], 10, 64)
-	if len(f) != 3 || err != nil {
+	if len(f) != 3 || err != nil || fence <= 0 {
 		return nil, fmt.Errorf("acquire %q: %w: %w: grant %q", a.req.Key, ErrUnavailable, errBadReply, msg)
 	}
 	return a.confirm(ctx, a.lease(fence, a.sent))
@@ -324,7 +324,7 @@ func decodePoke(op string, res any) (acquireReply, error) {
 		return acquireReply{gone: true}, nil
 	case kind == 1 && len(vals) >= 2:
 		fence, ok := replyInt(vals[1])
-		if ok {
+		if ok && fence > 0 {
 			return acquireReply{held: true, fence: fence}, nil
 		}
 	case kind == 0:

@@ -123,8 +123,7 @@ func execMain(args []string) int {
 func runExec(ctx context.Context, again <-chan os.Signal, l lock.Locker, o *execOptions, logger hclog.Logger) (int, error) {
 	h := processHolder()
 	h.RunID, h.Step = newRunID(), "exec"
-	lease, err := l.Acquire(ctx, lock.Request{Key: o.key, TTL: o.ttl, Limit: o.limit, Wait: o.wait(), Holder: h,
-		OnWait: newWaitReporter(o.key)})
+	lease, keeper, err := acquireConfirmed(ctx, l, o, h, logger)
 	if err != nil {
 		if errors.Is(err, lock.ErrBusy) && o.onBusy == "skip" {
 			var be *lock.BusyError
@@ -135,7 +134,7 @@ func runExec(ctx context.Context, again <-chan os.Signal, l lock.Locker, o *exec
 		return 0, busyInfo(o.key, err)
 	}
 	logger.Debug("lock acquired", "key", o.key, "fence", lease.Fence)
-	defer releaseLease(ctx, l, lease, logger)
+	defer releaseLease(ctx, l, lease, keeper, logger)
 	if o.once != "" {
 		rec, err := l.Once(ctx, o.once)
 		if err != nil {
@@ -147,7 +146,7 @@ func runExec(ctx context.Context, again <-chan os.Signal, l lock.Locker, o *exec
 			return exitOK, nil
 		}
 	}
-	code, err := superviseCommand(ctx, again, l, lease, o, h.RunID, logger)
+	code, err := superviseCommand(ctx, again, keeper, lease, o, h.RunID)
 	if err != nil || code != 0 || o.once == "" {
 		return code, err
 	}
@@ -158,12 +157,48 @@ func runExec(ctx context.Context, again <-chan os.Signal, l lock.Locker, o *exec
 	return exitOK, nil
 }
 
-// releaseLease releases on a context that survives cancellation, so an
-// interrupted exec still frees the lock at once.
-func releaseLease(ctx context.Context, l lock.Locker, lease *lock.Lease, logger hclog.Logger) {
-	rctx, cancel := lock.CleanupContext(ctx)
+// acquireConfirmed acquires the lock and starts its keeper, which confirms
+// the lease (lock.Keeper.Confirm: at least a third of the TTL left, else one
+// timed renewal) so that the command never starts on a grant that a pause
+// or a slow link made void; such a grant is released and the request queues
+// again within its wait.
+func acquireConfirmed(ctx context.Context, l lock.Locker, o *execOptions, h lock.Holder, logger hclog.Logger) (*lock.Lease, *lock.Keeper, error) {
+	start := time.Now()
+	for {
+		wait := o.wait()
+		if wait > 0 {
+			wait = max(wait-time.Since(start), time.Millisecond)
+		}
+		lease, err := l.Acquire(ctx, lock.Request{Key: o.key, TTL: o.ttl, Limit: o.limit, Wait: wait, Holder: h,
+			OnWait: newWaitReporter(o.key)})
+		if err != nil {
+			return nil, nil, err
+		}
+		// The lease is kept until the command is gone, also through the
+		// grace period after a signal: letting it lapse while the group
+		// still runs would let the next holder in beside it.
+		keeper := lock.Keep(context.WithoutCancel(ctx), l, lease, &lock.KeepOptions{Logger: logger})
+		err = keeper.Confirm(ctx, lease.TTL/3)
+		if err == nil {
+			return lease, keeper, nil
+		}
+		releaseLease(ctx, l, lease, keeper, logger)
+		if !errors.Is(err, lock.ErrNotHeld) {
+			return nil, nil, err
+		}
+		logger.Debug("the grant was void when confirmed; queueing again", "key", o.key, "error", err)
+	}
+}
+
+// releaseLease stops the keeper and releases on a context that survives
+// cancellation, so an interrupted exec still frees the lock at once; a
+// lease the keeper lost is released with a short bound (lock.Keeper
+// ReleaseContext), so that a dead link does not hold up the exit.
+func releaseLease(ctx context.Context, l lock.Locker, lease *lock.Lease, keeper *lock.Keeper, logger hclog.Logger) {
+	keeper.Stop()
+	rctx, cancel := keeper.ReleaseContext(ctx)
 	defer cancel()
-	if err := l.Release(rctx, lease.Key, lease.Token); err != nil && !errors.Is(err, lock.ErrNotHeld) {
+	if err := l.Release(rctx, lease.Key, lease.Token); err != nil && !errors.Is(err, lock.ErrNotHeld) && keeper.Err() == nil {
 		fmt.Fprintf(os.Stderr, "lockstep exec: release %q: %v (the lease ends when its TTL runs out)\n", lease.Key, err)
 	}
 	logger.Debug("lock released", "key", lease.Key)
@@ -172,12 +207,7 @@ func releaseLease(ctx context.Context, l lock.Locker, lease *lock.Lease, logger 
 // superviseCommand runs the command under a lease keeper. It stops the
 // command's group when the lease is lost or a signal arrives (a second signal
 // kills it at once).
-func superviseCommand(ctx context.Context, again <-chan os.Signal, l lock.Locker, lease *lock.Lease, o *execOptions, runID string, logger hclog.Logger) (int, error) {
-	// The lease is kept until the command is gone, also through the grace
-	// period after a signal: letting it lapse while the group still runs
-	// would let the next holder in beside it.
-	keeper := lock.Keep(context.WithoutCancel(ctx), l, lease, &lock.KeepOptions{Logger: logger})
-	defer keeper.Stop()
+func superviseCommand(ctx context.Context, again <-chan os.Signal, keeper *lock.Keeper, lease *lock.Lease, o *execOptions, runID string) (int, error) {
 	env := append(os.Environ(),
 		"LOCKSTEP_RUN_ID="+runID, "LOCKSTEP_STEP=exec", "LOCKSTEP_LOCK_KEY="+o.key,
 		"LOCKSTEP_FENCING_TOKEN="+strconv.FormatInt(lease.Fence, 10))
