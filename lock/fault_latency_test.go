@@ -100,7 +100,7 @@ func TestFault_latencyAtAcquire(t *testing.T) {
 			warmUp(t, slow, direct) // scripts loaded, connections open, subscribed
 			proxy.OneWayLatency(oneWay)
 			rec := &sections{start: time.Now()}
-			overlap := latencyRun(t, slow, direct, srv, rec, ttl, queued)
+			overlap := latencyRun(t, slow, direct, rec, ttl, queued)
 			t.Logf("latency-at-acquire (%s, %s each way, ttl %s): sections %+v; overlap %s", name, oneWay, ttl, rec.recs, overlap)
 			if overlap > 0 {
 				t.Fatalf("the slow holder's step overlapped the next holder's by %s", overlap)
@@ -144,13 +144,14 @@ func warmUp(t *testing.T, slow, direct *lock.Redis) {
 
 // latencyRun runs the slow client's step (directly or after a queued
 // grant) and the direct client's, and returns their overlap.
-func latencyRun(t *testing.T, slow, direct *lock.Redis, srv *locktest.Server, rec *sections, ttl time.Duration, queued bool) time.Duration {
+func latencyRun(t *testing.T, slow, direct *lock.Redis, rec *sections, ttl time.Duration, queued bool) time.Duration {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	a := admin(t, srv.Addr)
 	var first *lock.Lease
-	if queued {
+	var firstKept *lock.Keeper
+	if queued { // held (and kept) until both wait
 		first = acquire(t, direct, "slow-link", ttl)
+		firstKept = lock.Keep(ctx, direct, first, nil)
 	}
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -165,10 +166,11 @@ func latencyRun(t *testing.T, slow, direct *lock.Redis, srv *locktest.Server, re
 	}()
 	// The slow request reaches the server first (it waits, or holds).
 	waitUntil(t, 30*time.Second, "the slow client's request to arrive", func() bool {
+		info, err := direct.Show(ctx, "slow-link")
 		if queued {
-			return a.LLen(ctx, "lockstep:{slow-link}:q").Val() == 1
+			return err == nil && info.Waiters == 1
 		}
-		return a.HLen(ctx, "lockstep:{slow-link}:h").Val() > 1 // a lease beside the fence
+		return err == nil && len(info.Holders) == 1
 	})
 	go func() {
 		defer wg.Done()
@@ -180,7 +182,11 @@ func latencyRun(t *testing.T, slow, direct *lock.Redis, srv *locktest.Server, re
 		hold(t, direct, lease, rec, "direct", time.Second)
 	}()
 	if queued {
-		waitUntil(t, 30*time.Second, "both to queue", func() bool { return a.LLen(ctx, "lockstep:{slow-link}:q").Val() == 2 })
+		waitUntil(t, 30*time.Second, "both to queue", func() bool {
+			info, err := direct.Show(ctx, "slow-link")
+			return err == nil && info.Waiters == 2
+		})
+		firstKept.Stop()
 		if err := direct.Release(ctx, first.Key, first.Token); err != nil && !errors.Is(err, lock.ErrNotHeld) {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lockstep-dev/lockstep/lock"
 	"github.com/lockstep-dev/lockstep/lock/locktest"
 )
 
@@ -33,11 +34,18 @@ func TestSafety_pausedWaiter(t *testing.T) {
 	}
 	holder := startLockstep(t, "", env, "exec", "-ttl", ttl.String(), "safety/paused-waiter", "--", "teststep", "wait-file", release)
 	waitCond(t, 30*time.Second, "the holder to take the lock", func() bool { return len(liveLockKeys(t, a)) > 0 })
-	queue := "lockstep:{safety/paused-waiter}:q"
+	inspect := lock.NewRedis(a, nil)
+	waiters := func() int {
+		info, err := inspect.Show(ctx, "safety/paused-waiter")
+		if err != nil {
+			return -1
+		}
+		return info.Waiters
+	}
 	first := exec("first", "2s")
-	waitCond(t, 30*time.Second, "the first waiter to queue", func() bool { return a.LLen(ctx, queue).Val() == 1 })
+	waitCond(t, 30*time.Second, "the first waiter to queue", func() bool { return waiters() == 1 })
 	second := exec("second", "3s")
-	waitCond(t, 30*time.Second, "the second waiter to queue", func() bool { return a.LLen(ctx, queue).Val() == 2 })
+	waitCond(t, 30*time.Second, "the second waiter to queue", func() bool { return waiters() == 2 })
 	if err := syscall.Kill(first.cmd.Process.Pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}

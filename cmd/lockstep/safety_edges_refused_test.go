@@ -29,7 +29,8 @@ func TestSafety_refusedSubscribe(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			url := "redis://" + c.user + ":" + c.pass + "@" + srv.Addr
 			start := time.Now()
-			code, p := runLockstep(t, "", nil, "exec", "-backend", url, "-timeout", "2s", "safety/refused-sub", "--", "teststep", "print", "ran")
+			p := startLockstep(t, "", nil, "exec", "-backend", url, "-timeout", "2s", "safety/refused-sub", "--", "teststep", "print", "ran")
+			code := p.wait(t, 15*time.Second) // a hang is a failure, not a stuck test
 			took := time.Since(start)
 			stderr := p.stderr.String()
 			t.Logf("refused-subscribe (%s): exit %d in %s: %s", c.name, code, took.Round(time.Millisecond), firstLine(stderr+"\n-"))
