@@ -18,6 +18,7 @@ type acquireReply struct {
 	length  int           // waiters queued (-1 unknown)
 	pttl    time.Duration // first in line: time until the first lease ends (-1 unknown)
 	gone    bool          // poke: no longer queued
+	fits    bool          // waiting: only the queue keeps it waiting
 	holders []Holder
 	info    bool // holders were read
 }
@@ -127,8 +128,8 @@ func (a *waiting) attempt(ctx context.Context) (acquireReply, time.Time, error) 
 	return rep, sent, err
 }
 
-// decodeAcquire reads fence, {1, fence[, x]} or {0, pos, len, pttl,
-// holders...}.
+// decodeAcquire reads fence, {1, fence[, x]}, {0, pos, len, pttl} (the
+// fast enqueue) or {0, pos, len, pttl, fits, holders...}.
 func decodeAcquire(op string, res any) (acquireReply, error) {
 	if fence, ok := res.(int64); ok && fence > 0 {
 		return acquireReply{held: true, fence: fence}, nil
@@ -154,11 +155,17 @@ func decodeAcquire(op string, res any) (acquireReply, error) {
 	if kind != 0 || !ok {
 		return acquireReply{}, badReply(op, res)
 	}
-	hs, _, err := parseHolders(vals[4:])
-	if err != nil {
-		return acquireReply{}, fmt.Errorf("%s: %w: %w: %w", op, ErrUnavailable, errBadReply, err)
+	rep := acquireReply{pos: int(ns[1]), length: int(ns[2]), pttl: pttlOf(ns[3])}
+	if len(vals) == 4 { // the fast enqueue
+		return rep, nil
 	}
-	return acquireReply{pos: int(ns[1]), length: int(ns[2]), pttl: pttlOf(ns[3]), holders: hs, info: true}, nil
+	fits, ok := replyInt(vals[4])
+	hs, _, err := parseHolders(vals[5:])
+	if !ok || err != nil {
+		return acquireReply{}, fmt.Errorf("%s: %w: %w: %v", op, ErrUnavailable, errBadReply, err)
+	}
+	rep.fits, rep.holders, rep.info = fits == 1, hs, true
+	return rep, nil
 }
 
 func pttlOf(ms int64) time.Duration {

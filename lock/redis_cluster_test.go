@@ -27,7 +27,7 @@ func TestRedis_cluster(t *testing.T) {
 		l.Close()
 		clients[l].Close()
 	}
-	locktest.Run(t, newLocker, locktest.Capabilities{TTL: true, FIFO: true, Kill: kill})
+	locktest.Run(t, newLocker, locktest.Capabilities{TTL: true, FIFO: true, Modes: true, Newest: true, QueueLimit: true, Positions: true, Kill: kill})
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
 	defer c.Close()
 	ctx := context.Background()

@@ -148,7 +148,9 @@ func (a *waiting) waitingReply(rep acquireReply, sent time.Time) {
 	if rep.pos == 1 && rep.pttl >= 0 {
 		a.timers.wakeIn(rep.pttl + time.Millisecond)
 	}
-	a.timers.moved(moved)
+	// Second in line and kept out only by the first (which may be dead:
+	// shared holders would let this one in): look at it every few seconds.
+	a.timers.watch(a.req.OnQueue != nil || rep.pos == 2 && rep.fits, moved)
 	if moved && a.req.OnQueue != nil {
 		var hs []Holder
 		if rep.info {
@@ -175,8 +177,8 @@ func (a *waiting) next(ctx context.Context) (*Lease, error) {
 		return a.recheck(ctx, false)
 	case <-a.timers.wake.C:
 		return a.recheck(ctx, false)
-	case <-a.timers.position.C:
-		return a.recheck(ctx, true)
+	case <-a.timers.watcher.C:
+		return a.recheck(ctx, a.req.OnQueue != nil)
 	case <-a.timers.deadline:
 		return nil, a.timeout(ctx)
 	case <-ctx.Done():
@@ -312,7 +314,7 @@ func (a *waiting) recheck(ctx context.Context, position bool) (*Lease, error) {
 	return nil, nil
 }
 
-// decodePoke reads {1, fence}, {0, pos, len, pttl} or {-1}.
+// decodePoke reads {1, fence}, {0, pos, len, pttl, fits} or {-1}.
 func decodePoke(op string, res any) (acquireReply, error) {
 	vals, ok := res.([]any)
 	if !ok || len(vals) == 0 {
@@ -328,37 +330,36 @@ func decodePoke(op string, res any) (acquireReply, error) {
 			return acquireReply{held: true, fence: fence}, nil
 		}
 	case kind == 0:
-		if _, ns, ok := replyInts(res, 4); ok {
-			return acquireReply{pos: int(ns[1]), length: int(ns[2]), pttl: pttlOf(ns[3])}, nil
+		if _, ns, ok := replyInts(res, 5); ok {
+			return acquireReply{pos: int(ns[1]), length: int(ns[2]), pttl: pttlOf(ns[3]), fits: ns[4] == 1}, nil
 		}
 	}
 	return acquireReply{}, badReply(op, res)
 }
 
 // waitTimers are a waiter's clocks: the slow safety re-check, the first in
-// line's wake-up at the end of a lease, the position updates for OnQueue
-// (every few seconds while the queue moves, slower while it does not) and
-// the wait's deadline.
+// line's wake-up at the end of a lease, the watch (position updates for
+// OnQueue, and the second in line's look at the first when only the queue
+// keeps it out: every few seconds while the queue moves, slower while it
+// does not) and the wait's deadline.
 type waitTimers struct {
-	recheck, wake, position *time.Timer
-	every                   time.Duration // recheck period
-	posEvery                time.Duration // current position period; 0: no OnQueue
-	deadline                <-chan time.Time
-	dl                      *time.Timer
+	recheck, wake, watcher *time.Timer
+	every                  time.Duration // recheck period
+	watchEvery             time.Duration // current watch period
+	deadline               <-chan time.Time
+	dl                     *time.Timer
 }
 
-const positionEvery = 3 * time.Second
+const watchEvery = 3 * time.Second
 
 func (t *waitTimers) init(a *waiting) {
 	t.every = a.r.recheck
 	t.recheck = time.NewTimer(jitter(t.every))
 	t.wake = time.NewTimer(time.Hour)
 	t.wake.Stop()
-	t.position = time.NewTimer(time.Hour)
-	t.position.Stop()
-	if a.req.OnQueue != nil {
-		t.posEvery = positionEvery
-	}
+	t.watcher = time.NewTimer(time.Hour)
+	t.watcher.Stop()
+	t.watchEvery = watchEvery
 	if !a.deadline.IsZero() {
 		t.dl = time.NewTimer(time.Until(a.deadline))
 		t.deadline = t.dl.C
@@ -373,21 +374,22 @@ func (t *waitTimers) wakeIn(d time.Duration) { t.wake.Reset(d) }
 
 func (t *waitTimers) rechecked() { t.recheck.Reset(jitter(t.every)) }
 
-// moved schedules the next position update: soon after a move, then slower.
-func (t *waitTimers) moved(moved bool) {
-	if t.posEvery == 0 {
+// watch schedules the next watch when on: soon after a move, then slower.
+func (t *waitTimers) watch(on, moved bool) {
+	if !on {
+		t.watcher.Stop()
 		return
 	}
 	if moved {
-		t.posEvery = positionEvery
+		t.watchEvery = watchEvery
 	} else {
-		t.posEvery = min(2*t.posEvery, t.every)
+		t.watchEvery = min(2*t.watchEvery, t.every)
 	}
-	t.position.Reset(t.posEvery)
+	t.watcher.Reset(t.watchEvery)
 }
 
 func (t *waitTimers) stop() {
-	for _, x := range []*time.Timer{t.recheck, t.wake, t.position, t.dl} {
+	for _, x := range []*time.Timer{t.recheck, t.wake, t.watcher, t.dl} {
 		if x != nil {
 			x.Stop()
 		}

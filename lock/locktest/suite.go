@@ -20,6 +20,18 @@ type Capabilities struct {
 	TTL bool
 	// FIFO: waiters are served in arrival order.
 	FIFO bool
+	// Modes: Request.Mode Shared is implemented (shared holders together,
+	// an exclusive request waits for them and blocks later shared arrivals).
+	Modes bool
+	// Newest: Request.Queue Newest is implemented (a new arrival supersedes
+	// every older waiter at once).
+	Newest bool
+	// QueueLimit: Request.MaxWaiters is implemented (an arrival that would
+	// make the queue longer is turned away at once with QueueFull).
+	QueueLimit bool
+	// Positions: waiters report their place in line through OnQueue as they
+	// move up, and Show lists the queue in order (List counts it).
+	Positions bool
 	// Kill, if set, makes a locker's connections die as if its process
 	// crashed (for the dead-waiter case). The locker is unusable afterwards.
 	Kill func(t *testing.T, l lock.Locker)
@@ -50,6 +62,12 @@ func Run(t *testing.T, newLocker func(t *testing.T) lock.Locker, caps Capabiliti
 		{"OnceMarkers", s.onceMarkers},
 		{"HoldersListForce", s.holdersListForce},
 		{"HostileKeys", s.hostileKeys},
+		{"SharedExclusive", s.sharedExclusive},
+		{"NewestWins", s.newestWins},
+		{"QueueFull", s.queueFull},
+		{"Positions", s.positions},
+		{"DeadWaiterModes", s.deadWaiterModes},
+		{"CancelModes", s.cancelModes},
 	}
 	for _, c := range cases {
 		t.Run(c.name, c.fn)

@@ -5,10 +5,11 @@
 -- Returns the fence (an integer) when the lock was free and is now the
 -- token's, {1, fence[, 1 when its record is the queue-granted 'x']} when the
 -- token holds the lock otherwise (newly or already: idempotent), and
--- {0, position, length, pttl, holders...} when it waits (position 0: not
--- queued; pttl: time until the first lease ends, when first in line, else
--- -1; position -1: the queue is full, length is the number of waiters that
--- turned it away).
+-- {0, position, length, pttl, fits, holders...} when it waits (position 0:
+-- not queued; pttl: time until the first lease ends, when first in line,
+-- else -1; fits: 1 when only the queue keeps it waiting; position -1: the
+-- queue is full, length is the number of waiters that turned it away). The
+-- fast enqueue answers {0, position, length, -1}.
 if not redis.REDIS_VERSION_NUM then
   return redis.error_reply('LOCKSTEP_OLD_SERVER lockstep needs Redis 7.0 or later (sharded pub/sub)')
 end
@@ -52,7 +53,7 @@ if n == 0 then
 end
 --@prelude
 local st = load()
-if full then return reply_busy(st, -1, full, -1) end
+if full then return reply_busy(st, -1, full, -1, false) end
 local self = nil
 if queued then self = entry end
 local fence = serve(st, false, self)
@@ -69,6 +70,7 @@ if fence then
 end
 local limit, mode = string.match(ARGV[3], '^(%d+)|(%a)$')
 limit = tonumber(limit)
+local fit = fits(st, mode, limit)
 if not queued then
   local n = redis.call('LLEN', K_Q)
   if n == 0 and fits(st, mode, limit) then
@@ -78,7 +80,7 @@ if not queued then
   end
   if entry == '' then
     flush(st)
-    return reply_busy(st, 0, n, -1)
+    return reply_busy(st, 0, n, -1, fit)
   end
   if policy == 'newest' and n > 0 then
     supersede(clock(st), ARGV[5])
@@ -86,15 +88,15 @@ if not queued then
   end
   if maxw > 0 and n >= maxw then
     flush(st)
-    return reply_busy(st, -1, n, -1)
+    return reply_busy(st, -1, n, -1, fit)
   end
   n = redis.call('RPUSH', K_Q, entry)
   redis.call('PEXPIRE', K_Q, QUEUE_TTL)
   flush(st)
-  if n == 1 then return reply_busy(st, 1, 1, first_end(st)) end
-  return reply_busy(st, n, n, -1)
+  if n == 1 then return reply_busy(st, 1, 1, first_end(st), fit) end
+  return reply_busy(st, n, n, -1, fit)
 end
 -- Queued alone by the fast enqueue, and the lock did not fit: first in line.
 redis.call('PEXPIRE', K_Q, QUEUE_TTL)
 flush(st)
-return reply_busy(st, 1, 1, first_end(st))
+return reply_busy(st, 1, 1, first_end(st), fit)

@@ -229,8 +229,10 @@ local function holders(st)
   return out
 end
 
-local function reply_busy(st, pos, len, pttl)
-  local out = {0, pos, len, pttl}
+-- reply_busy: {0, position, length, pttl, fits, holders...}; fits is 1
+-- when only the queue keeps the request waiting (it fits the holders).
+local function reply_busy(st, pos, len, pttl, fit)
+  local out = {0, pos, len, pttl, fit and 1 or 0}
   for _, h in ipairs(holders(st)) do out[#out + 1] = h end
   return out
 end
