@@ -161,7 +161,7 @@ func decodeAcquire(op string, res any) (acquireReply, error) {
 	}
 	fits, ok := replyInt(vals[4])
 	hs, _, err := parseHolders(vals[5:])
-	if !ok || err != nil {
+	if !ok || fits < 0 || fits > 1 || err != nil {
 		return acquireReply{}, fmt.Errorf("%s: %w: %w: %v", op, ErrUnavailable, errBadReply, err)
 	}
 	rep.fits, rep.holders, rep.info = fits == 1, hs, true
