@@ -1,7 +1,7 @@
 package lock_test
 
 // Fault tests of the Redis backend and the keeper against real redis-servers
-// (TESTING.md, "Safety and fault catalogue"): a nemesis deletes or expires
+// (the rows of docs/guarantees.md): a nemesis deletes or expires
 // lock keys, Redis restarts empty, a toxiproxy between client and server
 // drops, delays or resets traffic. Each test logs the figure it measures.
 
