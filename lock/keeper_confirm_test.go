@@ -60,12 +60,12 @@ func TestKeeper_confirm(t *testing.T) {
 	})
 	t.Run("taken meanwhile: ErrNotHeld and lost", func(t *testing.T) {
 		lease := acquire(t, l, "confirm/taken", ttl)
-		lease.Sent = time.Now().Add(-ttl)
-		k := keepWith(t, l, lease)
+		lease.Sent = time.Now().Add(-ttl) // no validity left: Confirm must ask
 		if err := l.ForceRelease(ctx, lease.Key); err != nil {
 			t.Fatal(err)
 		}
 		acquire(t, l, "confirm/taken", ttl)
+		k := keepWith(t, l, lease)
 		err := k.Confirm(ctx, ttl/3)
 		if !errors.Is(err, lock.ErrNotHeld) || !isClosed(k.Lost()) || !errors.Is(k.Err(), lock.ErrNotHeld) {
 			t.Fatalf("Confirm: %v (lost %v, Err %v), want ErrNotHeld and a reported loss", err, isClosed(k.Lost()), k.Err())
