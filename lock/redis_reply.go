@@ -45,19 +45,6 @@ func replyInts(res any, n int) ([]any, []int64, bool) {
 	return vals, out, true
 }
 
-// replyStrings reads an array of strings.
-func replyStrings(vals []any) ([]string, bool) {
-	out := make([]string, len(vals))
-	for i, v := range vals {
-		s, ok := v.(string)
-		if !ok {
-			return nil, false
-		}
-		out[i] = s
-	}
-	return out, true
-}
-
 // modeOf maps the scripts' one-letter modes.
 func modeOf(s string) Mode {
 	if s == "s" {
