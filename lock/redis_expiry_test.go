@@ -56,11 +56,8 @@ func assertExpiryFollowsLastLease(t *testing.T, c *redis.Client, step string) {
 		}
 		return
 	}
-	// The free-lock fast path sets a relative expiry from the script's start,
-	// which may be the millisecond before the TIME it read: 1 ms early at
-	// most, never late.
-	if want := last - 1; at.Milliseconds() != want && at.Milliseconds() != want-1 {
-		t.Errorf("%s: holders key expires at %d, want the last deadline - 1 = %d (or 1 ms before)", step, at.Milliseconds(), want)
+	if want := last - 1; at.Milliseconds() != want {
+		t.Errorf("%s: holders key expires at %d, want the last deadline - 1 = %d", step, at.Milliseconds(), want)
 	}
 }
 

@@ -41,14 +41,14 @@ end
 if n == 0 then
   -- Free and nobody waits: 4 calls (6 with a kept fence), and as little
   -- Lua as can be. The fence is the server's time in µs, or the last one
-  -- + 1 (see next_fence); the key expires at the script's start + ttl - 1
-  -- ms, at most the lease's deadline - 1.
+  -- + 1 (see next_fence); the key expires at the lease's deadline - 1 ms.
   local t = redis.call('TIME')
   local fence = t[1] * 1000000 + t[2]
   if last and last >= fence then fence = last + 1 end
-  redis.call('HSET', K_H, ARGV[1], (t[1] * 1000 + math.floor(t[2] / 1000) + ARGV[2]) .. '|' ..
-    string.format('%d', fence) .. '|' .. ARGV[3] .. '|' .. ARGV[1] .. '|' .. ARGV[5], 'f', fence)
-  redis.call('PEXPIRE', K_H, ARGV[2] - 1)
+  local dl = t[1] * 1000 + math.floor(t[2] / 1000) + ARGV[2]
+  redis.call('HSET', K_H, ARGV[1], dl .. '|' .. string.format('%d', fence) .. '|' .. ARGV[3] .. '|' ..
+    ARGV[1] .. '|' .. ARGV[5], 'f', fence)
+  redis.call('PEXPIREAT', K_H, dl - 1) -- absolute: a relative expiry would count from a later clock reading
   return fence
 end
 --@prelude
