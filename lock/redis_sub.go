@@ -16,8 +16,9 @@ import (
 // it waits on, P{E}:w:<backend id>, in the lock's hash tag (so SPUBLISH in
 // the lock's scripts counts every receiver, Cluster included); a message
 // names the wait it is for. A channel stays subscribed for a while after its
-// last wait ends, so that a process that waits on a lock again and again
-// subscribes once. Waiters hold no pooled connection, so renewals and
+// last wait ends (linger), so that a process that waits on a lock again and
+// again subscribes once; idle channels go with their connection, closed
+// when none of its channels is in use (no SUNSUBSCRIBE needed). Waiters hold no pooled connection, so renewals and
 // releases never queue behind them.
 //
 // Connections: one for a single server or Sentinel; on a Cluster one per
@@ -46,16 +47,17 @@ type subscriber struct {
 
 // subChan is one subscribed channel.
 type subChan struct {
-	name  string
-	k     redisKeys
-	conn  *subConn
-	ready chan struct{} // closed once confirmed or failed
-	err   error         // why it failed (set before ready closes)
-	ok    bool          // confirmed
-	dead  bool          // dropped: waits must subscribe afresh
-	waits map[string]*waitChan
-	gone  map[string]string // wid -> token of waits that ended without leaving the queue
-	idle  *time.Timer
+	name    string
+	k       redisKeys
+	conn    *subConn
+	ready   chan struct{} // closed once confirmed or failed
+	err     error         // why it failed (set before ready closes)
+	ok      bool          // confirmed
+	dead    bool          // dropped: waits must subscribe afresh
+	expired bool          // no wait for a whole linger: dropped with its connection
+	waits   map[string]*waitChan
+	gone    map[string]string // wid -> token of waits that ended without leaving the queue
+	idle    *time.Timer
 }
 
 // waitChan is one waiting Acquire's view of its channel.
@@ -115,39 +117,64 @@ func (s *subscriber) join(ctx context.Context, k redisKeys) (*waitChan, error) {
 // chanFor returns k's channel state, sending SSUBSCRIBE when it is new.
 func (s *subscriber) chanFor(ctx context.Context, k redisKeys) (*subChan, error) {
 	name := s.channel(k)
-	s.mu.Lock()
-	if s.closed {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, errClosed
+		}
+		if ch := s.chans[name]; ch != nil && !ch.dead && ch.err == nil {
+			s.mu.Unlock()
+			return ch, nil
+		}
 		s.mu.Unlock()
-		return nil, errClosed
+		conn, err := s.connFor(ctx, k, name)
+		if err != nil {
+			return nil, err
+		}
+		ch, fresh := s.newChan(k, name, conn)
+		if !fresh {
+			return ch, nil // subscribed meanwhile
+		}
+		err = conn.subscribe(ctx, ch)
+		if err == errConnGone {
+			s.forgetChan(ch) // its connection went idle and closed meanwhile: take a new one
+			continue
+		}
+		if err != nil {
+			s.fail(ch, err)
+			return nil, err
+		}
+		return ch, nil
 	}
+}
+
+// newChan records a channel about to be subscribed on conn, unless one for
+// name appeared meanwhile (then it returns that one and false).
+func (s *subscriber) newChan(k redisKeys, name string, conn *subConn) (*subChan, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if ch := s.chans[name]; ch != nil && !ch.dead && ch.err == nil {
-		s.mu.Unlock()
-		return ch, nil
-	}
-	s.mu.Unlock()
-	conn, err := s.connFor(ctx, k, name)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	if ch := s.chans[name]; ch != nil && !ch.dead && ch.err == nil { // subscribed meanwhile
-		s.mu.Unlock()
-		return ch, nil
+		return ch, false
 	}
 	ch := &subChan{name: name, k: k, conn: conn, ready: make(chan struct{}), waits: map[string]*waitChan{}, gone: map[string]string{}}
 	s.chans[name] = ch
-	s.mu.Unlock()
-	if err := conn.subscribe(ctx, ch); err != nil {
-		s.fail(ch, err)
-		return nil, err
+	return ch, true
+}
+
+func (s *subscriber) forgetChan(ch *subChan) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.chans[ch.name] == ch {
+		delete(s.chans, ch.name)
 	}
-	return ch, nil
 }
 
 func (ch *subChan) register() *waitChan {
 	w := &waitChan{wid: NewToken()[:12], ch: ch, final: make(chan string, 1), head: make(chan string, 1),
 		poke: make(chan struct{}, 1), fail: make(chan error, 1)}
 	ch.waits[w.wid] = w
+	ch.expired = false
 	if ch.idle != nil {
 		ch.idle.Stop()
 		ch.idle = nil
@@ -172,17 +199,51 @@ func (s *subscriber) done(w *waitChan, token string, left bool) {
 	ch.idle = time.AfterFunc(linger, func() { s.unsubscribe(ch) })
 }
 
+// unsubscribe ends a channel's linger. It stays subscribed (costing the
+// server nothing) while another channel of its connection is in use; when
+// none is, the connection is closed, which drops every subscription on it
+// without a command.
 func (s *subscriber) unsubscribe(ch *subChan) {
 	s.mu.Lock()
 	if len(ch.waits) > 0 || ch.dead || s.chans[ch.name] != ch {
 		s.mu.Unlock()
 		return
 	}
-	ch.dead = true
-	delete(s.chans, ch.name)
+	ch.idle, ch.expired = nil, true
+	c := ch.conn
+	var expired []*subChan
+	inUse := false
+	for _, other := range s.chans {
+		if other.conn == c {
+			inUse = inUse || !other.expired
+			if other.expired {
+				expired = append(expired, other)
+			}
+		}
+	}
+	if inUse && len(expired) < maxExpired {
+		s.mu.Unlock()
+		return
+	}
+	names := make([]string, 0, len(expired))
+	for _, other := range expired {
+		other.dead = true
+		delete(s.chans, other.name)
+		names = append(names, other.name)
+	}
+	if !inUse && s.conns[c.key] == c {
+		delete(s.conns, c.key)
+	}
 	s.mu.Unlock()
-	ch.conn.unsubscribe(ch)
+	if !inUse {
+		c.close()
+		return
+	}
+	c.forget(names) // a busy connection collected many idle channels: one SUNSUBSCRIBE
 }
+
+// maxExpired bounds the idle channels a busy connection keeps.
+const maxExpired = 256
 
 // fail ends a channel: its waits learn err (nil: dropped by the server, or
 // unsubscribed; they subscribe afresh).

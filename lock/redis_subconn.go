@@ -10,6 +10,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// errConnGone: the connection was closed (idle) before a subscription was
+// sent on it.
+var errConnGone = errors.New("pub/sub connection closed")
+
 // subConn is one pub/sub connection and the channels subscribed on it.
 type subConn struct {
 	s    *subscriber
@@ -58,6 +62,9 @@ func (s *subscriber) connFor(ctx context.Context, k redisKeys, name string) (*su
 func (c *subConn) subscribe(ctx context.Context, ch *subChan) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.stopped {
+		return errConnGone
+	}
 	c.pending = append(c.pending, ch)
 	c.chans[ch.name] = ch
 	if err := c.ps.SSubscribe(ctx, ch.name); err != nil {
@@ -77,26 +84,18 @@ func (c *subConn) dropPending(ch *subChan) {
 	}
 }
 
-// unsubscribe forgets ch; a connection left without channels is closed.
-func (c *subConn) unsubscribe(ch *subChan) {
+// forget unsubscribes idle channels of a connection still in use, with one
+// command (a single server's connection: a Cluster's serves one lock).
+func (c *subConn) forget(names []string) {
 	c.mu.Lock()
-	delete(c.chans, ch.name)
-	empty := len(c.chans) == 0
+	for _, n := range names {
+		delete(c.chans, n)
+	}
 	ps := c.ps
 	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_ = ps.SUnsubscribe(ctx, ch.name) // a dead connection forgets it anyway
-	if empty {
-		c.s.mu.Lock()
-		if c.s.conns[c.key] == c && len(c.chans) == 0 {
-			delete(c.s.conns, c.key)
-			c.s.mu.Unlock()
-			c.close()
-			return
-		}
-		c.s.mu.Unlock()
-	}
+	_ = ps.SUnsubscribe(ctx, names...) // a dead connection forgets them anyway
 }
 
 // receive reads one PubSub until it is closed or replaced. Server error
