@@ -54,9 +54,10 @@ type Keeper struct {
 // server may have expired it by then. A keeper that wakes past its deadline
 // (the process was paused) asks the server once before it decides, so that
 // a lease taken by another holder meanwhile is reported as such (ErrNotHeld)
-// rather than as a slow backend. On loss Lost() is closed and Err() says
-// why. Cancelling ctx stops renewing like Stop. Keep never releases the
-// lease.
+// rather than as a slow backend. A Renewer that implements LossWatcher
+// reports a loss between renewals too. On loss Lost() is closed and Err()
+// says why. Cancelling ctx stops renewing like Stop. Keep never releases
+// the lease.
 func Keep(ctx context.Context, l Renewer, lease *Lease, opts *KeepOptions) *Keeper {
 	k := &Keeper{l: l, lease: lease, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	if opts != nil {
@@ -140,9 +141,13 @@ func (k *Keeper) run(ctx context.Context) {
 	// The first renewal asks the server even when the lease arrived past its
 	// local deadline (a pause, a slow link): only the server knows.
 	var due time.Time
+	lost := lossSignal(k.l, k.lease) // keeper_watch.go
 	for {
 		select {
 		case <-timer.C:
+		case err := <-lost:
+			k.lose(err)
+			return
 		case <-k.stop:
 			return
 		case <-ctx.Done():

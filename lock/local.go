@@ -5,11 +5,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -19,53 +21,50 @@ import (
 type LocalOptions struct {
 	// Logger receives debug messages; default none.
 	Logger hclog.Logger
-	// PollMax caps the pause between two tries of a waiting Acquire;
-	// default 25ms (waits start at 1ms and double).
-	PollMax time.Duration
 }
 
-// Local is the local backend: lock files in one directory, locked with
-// flock(2), coordinating the processes of one host. A lease lives as long as
-// the process holding it (the OS drops the flock when the process dies), so
-// leases have no TTL and Renew only checks; a detached `lock acquire` needs a
-// TTL backend. Tokens stay in the holding process (only their SHA-256 is
-// written), so Check, Renew and Release by token work within that process.
-// Waiting polls with try-locks (flock is not FIFO): waiters are not served in
-// arrival order. See docs/locks.md for the layout.
+// Local is the local backend: a queue of ticket files per key in one
+// directory, each ticket locked by its process (flock(2) on Unix, LockFileEx
+// on Windows), coordinating the processes of one host. A lease lives as long
+// as the process holding it (the OS drops the lock when the process dies),
+// so leases have no TTL and Renew only checks; a detached `lock acquire`
+// needs a TTL backend. Tokens stay in the holding process (only their
+// SHA-256 is written), so Check, Renew and Release by token work within that
+// process. Waiters block in the kernel on the ticket ahead of them and are
+// served in arrival order; see docs/locks.md for the layout and the order.
 type Local struct {
-	dir     string
-	log     hclog.Logger
-	pollMax time.Duration
+	dir string
+	log hclog.Logger
+
+	holdDir sync.Once // see holdDir
+
+	mu      sync.Mutex
+	killed  bool                 // test hook: the "process" died
+	tickets map[*ticketFile]bool // every open ticket, for the test hook
 }
 
 var _ Locker = (*Local)(nil)
 
-// heldSlot is an open, flocked slot file of this process.
-type heldSlot struct {
-	f     *os.File
-	slot  int
-	lease Lease
-}
+const isDarwin = runtime.GOOS == "darwin"
 
-// held is every slot this process holds, by dir, key and token, shared by
-// all Local values of the process.
-var held = struct {
-	sync.Mutex
-	m map[string]*heldSlot
-}{m: map[string]*heldSlot{}}
-
-// DefaultLocalDir is the per-user lock directory:
-// $XDG_RUNTIME_DIR/lockstep, else <os.TempDir()>/lockstep-<uid>.
+// DefaultLocalDir is the per-user lock directory, chosen so that no cleaner
+// removes it while it is used: $XDG_STATE_HOME/lockstep, else
+// ~/.local/state/lockstep (Linux and other Unix), ~/Library/Application
+// Support/lockstep (macOS), %LOCALAPPDATA%\lockstep (Windows). Without a
+// usable home directory it is <os.TempDir()>/lockstep-<uid> (lockstep on
+// Windows). docs/locks.md says why.
 func DefaultLocalDir() string {
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "lockstep")
+	if d := stateDir(); d != "" {
+		return d
 	}
-	return filepath.Join(os.TempDir(), "lockstep-"+strconv.Itoa(os.Getuid()))
+	return tempLockDir()
 }
 
-// NewLocal opens (creating with mode 0700) the lock directory dir. When the
-// directory exists it must be a directory owned by this user and not
-// writable by others. Errors wrap ErrUnavailable.
+// NewLocal opens the lock directory dir, creating it (mode 0700) and its
+// subdirectories after checking what exists: dir and its subdirectories
+// must be real directories (not symlinks) owned by this user and not
+// writable by others, and nothing is created in a directory that fails the
+// check. Missing parents of dir are created. Errors wrap ErrUnavailable.
 func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 	if opts == nil {
 		opts = &LocalOptions{}
@@ -74,40 +73,56 @@ func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local lock dir %q: %w: %w", dir, ErrUnavailable, err)
 	}
-	for _, d := range []string{abs, filepath.Join(abs, "locks"), filepath.Join(abs, "once")} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("local lock dir: %w: %w", ErrUnavailable, err)
-		}
-	}
-	if err := checkDir(abs); err != nil {
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("local lock dir %q: %w: %w", abs, ErrUnavailable, err)
 	}
-	l := &Local{dir: abs, log: opts.Logger, pollMax: opts.PollMax}
+	for _, d := range []string{abs, filepath.Join(abs, "locks"), filepath.Join(abs, "once")} {
+		if err := ensureDir(d); err != nil {
+			return nil, fmt.Errorf("local lock dir %q: %w: %w", d, ErrUnavailable, err)
+		}
+	}
+	l := &Local{dir: abs, log: opts.Logger, tickets: map[*ticketFile]bool{}}
 	if l.log == nil {
 		l.log = hclog.NewNullLogger()
-	}
-	if l.pollMax <= 0 {
-		l.pollMax = 25 * time.Millisecond
 	}
 	return l, nil
 }
 
-func checkDir(dir string) error {
-	fi, err := os.Lstat(dir)
+// ensureDir checks path and creates it (mode 0700) when it does not exist.
+func ensureDir(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.Mkdir(path, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		fi, err = os.Lstat(path)
+	}
 	if err != nil {
 		return err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return errors.New("is a symbolic link")
 	}
 	if !fi.IsDir() {
 		return errors.New("not a directory")
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if ok && int(st.Uid) != os.Getuid() {
-		return fmt.Errorf("owned by uid %d, not by this user", st.Uid)
+	return checkOwner(fi)
+}
+
+// underTemp says whether dir lies in a temporary directory, which cleaners
+// age (holdDir keeps systemd-tmpfiles away from it).
+func underTemp(dir string) bool {
+	for _, t := range []string{os.TempDir(), "/tmp", "/var/tmp", "/private/tmp"} {
+		if t = filepath.Clean(t); dir == t || strings.HasPrefix(dir, t+string(filepath.Separator)) {
+			return true
+		}
 	}
-	if fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("mode %s lets others write", fi.Mode().Perm())
-	}
-	return nil
+	return false
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }
 
 // Close does nothing: leases belong to the process, not to the Local value.
@@ -125,69 +140,41 @@ func tokenHash(token string) string {
 
 func (l *Local) lockDir(key string) string { return filepath.Join(l.dir, "locks", hashName(key)) }
 
-func (l *Local) slotPath(key string, i int) string {
-	return filepath.Join(l.lockDir(key), "slot."+strconv.Itoa(i))
-}
-
-func (l *Local) heldID(key, token string) string { return l.dir + "\x00" + key + "\x00" + token }
-
-// localMeta is the holder file beside a slot: the holder, and the SHA-256 of
-// the token (a revoked or replaced holder no longer matches).
-type localMeta struct {
-	Holder
-	Key       string `json:"key"`
-	Limit     int    `json:"limit"`
-	TokenHash string `json:"token_sha256"`
-}
-
-// writeFile replaces path atomically with data, mode 0600.
-func writeFile(path string, data []byte) error {
-	tmp := path + ".tmp" + strconv.Itoa(os.Getpid()) + NewToken()[:8]
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
-}
-
-// flockNB try-locks f; ok is false when another open file holds the lock.
-func flockNB(f *os.File, how int) (bool, error) {
-	err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
-	if errors.Is(err, syscall.EWOULDBLOCK) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-// nextFence increments the key's counter file under an exclusive flock.
-func (l *Local) nextFence(key string) (int64, error) {
-	f, err := os.OpenFile(filepath.Join(l.lockDir(key), "fence"), os.O_RDWR|os.O_CREATE, 0o600)
+// nextFence reads the key's counter under its exclusive lock, runs create
+// with the next value while still holding it (so tickets appear in the
+// order of their numbers), and stores the value. With a nil create it only
+// waits for the lock (every ticket being created is then complete).
+func (l *Local) nextFence(key string, create func(seq int64) error) (int64, error) {
+	f, err := openCounter(filepath.Join(l.lockDir(key), "fence"))
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+	defer f.close()
+	if err := f.lockExclusive(); err != nil {
 		return 0, err
 	}
+	if create == nil {
+		return 0, nil
+	}
 	var buf [32]byte
-	n, _ := f.ReadAt(buf[:], 0)
+	n, _ := f.readAt(buf[:], 0)
 	cur, _ := strconv.ParseInt(string(trimSpace(buf[:n])), 10, 64)
-	next := cur + 1
+	next := max(cur+1, 1)
 	if cur == 0 { // a new counter, or one lost with the directory: see fenceBase
 		next = fenceBase()
 	}
-	if _, err := f.WriteAt([]byte(strconv.FormatInt(next, 10)+"\n"), 0); err != nil {
+	if err := create(next); err != nil {
 		return 0, err
 	}
-	return next, nil // closing f drops the flock
+	if err := f.writeAt([]byte(strconv.FormatInt(next, 10)+"\n"), 0); err != nil {
+		return 0, err
+	}
+	return next, nil // closing f drops the lock
 }
 
 // fenceBase is where a new fencing counter starts: the time in ms x 1000, as
 // the Redis scripts do, so that fences keep growing when the counter is lost
-// (a tmpfs directory wiped at reboot) while the clock moves forward.
+// (a directory wiped) while the clock moves forward.
 func fenceBase() int64 {
 	return time.Now().UnixMilli() * 1000
 }
@@ -201,4 +188,17 @@ func trimSpace(b []byte) []byte {
 
 func unavailable(op string, err error) error {
 	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+}
+
+// writeFile replaces path atomically with data, mode 0600.
+func writeFile(path string, data []byte) error {
+	tmp := path + ".tmp" + strconv.Itoa(os.Getpid()) + NewToken()[:8]
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }

@@ -2,7 +2,6 @@ package lock
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,38 +9,42 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 )
 
-// Holders returns the holders of key: slots whose flock is held and whose
-// holder file is current.
-func (l *Local) Holders(ctx context.Context, key string) ([]Holder, error) {
-	hs, _ := l.holders(key)
-	return hs, nil
-}
-
-// Show returns key's holders. TODO(phase 1): the queue.
+// Show returns key's holders and its waiters in order, as their ticket
+// files describe them. Tickets whose owners died are left out.
 func (l *Local) Show(ctx context.Context, key string) (LockInfo, error) {
-	hs, limit := l.holders(key)
-	return LockInfo{Key: key, Limit: limit, Holders: hs}, nil
+	li, err := l.show(l.lockDir(key))
+	li.Key = key
+	if err != nil {
+		return li, unavailable(fmt.Sprintf("show %q", key), err)
+	}
+	return li, nil
 }
 
-func (l *Local) holders(key string) ([]Holder, int) {
-	hs, limit := []Holder{}, 0
-	for _, i := range l.slots(key) {
-		if !l.slotHeld(key, i) {
-			continue
-		}
-		if m, err := l.readMeta(key, i); err == nil && m.Key == key {
-			hs = append(hs, m.Holder)
-			limit = max(limit, m.Limit)
+func (l *Local) show(dir string) (LockInfo, error) {
+	li := LockInfo{Holders: []Holder{}}
+	ts, err := scanQueue(dir, nil)
+	if errors.Is(err, fs.ErrNotExist) {
+		return li, nil
+	}
+	if err != nil {
+		return li, err
+	}
+	ts = liveTickets(dir, ts)
+	li.Holders, li.Queue = queueInfo(dir, ts)
+	li.Waiters = len(li.Queue)
+	for i, t := range ts {
+		li.Limit = max(li.Limit, t.limit)
+		if i < len(li.Holders) {
+			li.Mode = t.mode
 		}
 	}
-	sort.Slice(hs, func(i, j int) bool { return hs[i].Fence < hs[j].Fence })
-	return hs, limit
+	return li, nil
 }
 
-// List returns every held lock whose key starts with prefix, by key.
+// List returns every held lock whose key starts with prefix, by key, with
+// its waiters counted and listed.
 func (l *Local) List(ctx context.Context, prefix string) ([]LockInfo, error) {
 	dirs, err := os.ReadDir(filepath.Join(l.dir, "locks"))
 	if err != nil {
@@ -49,37 +52,51 @@ func (l *Local) List(ctx context.Context, prefix string) ([]LockInfo, error) {
 	}
 	var out []LockInfo
 	for _, d := range dirs {
-		b, err := os.ReadFile(filepath.Join(l.dir, "locks", d.Name(), "key"))
-		key := string(b)
-		if err != nil || !strings.HasPrefix(key, prefix) || hashName(key) != d.Name() {
+		li, err := l.show(filepath.Join(l.dir, "locks", d.Name()))
+		if err != nil || len(li.Holders) == 0 {
 			continue
 		}
-		if hs, limit := l.holders(key); len(hs) > 0 {
-			out = append(out, LockInfo{Key: key, Limit: limit, Holders: hs})
+		li.Key = l.keyOf(d.Name(), li)
+		if li.Key != "" && strings.HasPrefix(li.Key, prefix) {
+			out = append(out, li)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, nil
 }
 
-// ForceRelease revokes every holder of key. A holder in this process loses
-// its slot at once; a holder in another process keeps its flock until it
-// notices (its next Check or Renew returns ErrNotHeld) and releases, or
-// exits. ErrNotHeld when key was not held.
-func (l *Local) ForceRelease(ctx context.Context, key string) error {
-	held.Lock()
-	defer held.Unlock()
-	n := 0
-	for id, h := range held.m {
-		if strings.HasPrefix(id, l.dir+"\x00"+key+"\x00") {
-			delete(held.m, id)
-			h.f.Close()
-			os.Remove(l.slotPath(key, h.slot) + ".json")
-			n++
+// keyOf finds the key of the lock directory name in its tickets' files.
+func (l *Local) keyOf(name string, li LockInfo) string {
+	ts, _ := scanQueue(filepath.Join(l.dir, "locks", name), nil)
+	for _, t := range ts {
+		if m, ok := readTicket(filepath.Join(l.dir, "locks", name, t.name)); ok && hashName(m.Key) == name {
+			return m.Key
 		}
 	}
-	for _, i := range l.slots(key) {
-		if l.slotHeld(key, i) && os.Remove(l.slotPath(key, i)+".json") == nil {
+	return ""
+}
+
+// ForceRelease revokes every holder of key. A holder in this process loses
+// its lock at once (its Lost channel says so) and the waiters move up. A
+// holder in another process cannot be unlocked from outside: its ticket is
+// renamed, so that it notices within about 100 ms (Lost, Check and Renew
+// report ErrNotHeld; lockstep then stops its step and releases); the
+// waiters move up when it lets go or exits. ErrNotHeld when key was free.
+func (l *Local) ForceRelease(ctx context.Context, key string) error {
+	dir := l.lockDir(key)
+	ts, err := scanQueue(dir, nil)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return unavailable(fmt.Sprintf("force-release %q", key), err)
+	}
+	n := 0
+	for _, t := range holdersOnly(liveTickets(dir, ts)) {
+		if tf := l.heldBySeq(key, t.seq); tf != nil {
+			tf.reportLost(fmt.Errorf("lock %q: force-released: %w", key, ErrNotHeld))
+			tf.leave()
+			n++
+			continue
+		}
+		if t.revoked || os.Rename(filepath.Join(dir, t.name), filepath.Join(dir, t.name+revokedSuffix)) == nil {
 			n++
 		}
 	}
@@ -89,92 +106,15 @@ func (l *Local) ForceRelease(ctx context.Context, key string) error {
 	return nil
 }
 
-// localOnce is a done-marker file.
-type localOnce struct {
-	OnceRecord
-	Expires int64 `json:"expires_unix_ms,omitempty"` // 0: forever
-}
-
-func (l *Local) oncePath(key string) string {
-	return filepath.Join(l.dir, "once", hashName(key)+".json")
-}
-
-// MarkOnce writes the done-marker rec.Key, kept for ttl (0: forever).
-func (l *Local) MarkOnce(ctx context.Context, rec OnceRecord, ttl time.Duration) error {
-	if rec.Key == "" {
-		return errors.New("mark once: key is empty")
-	}
-	m := localOnce{OnceRecord: rec}
-	m.At, m.TTL = time.Now(), 0
-	if ttl > 0 {
-		m.Expires = m.At.Add(ttl).UnixMilli()
-	}
-	b, _ := json.Marshal(m)
-	if err := writeFile(l.oncePath(rec.Key), b); err != nil {
-		return unavailable(fmt.Sprintf("mark once %q", rec.Key), err)
-	}
-	return nil
-}
-
-// Once returns the done-marker for key, or nil when unset or expired.
-func (l *Local) Once(ctx context.Context, key string) (*OnceRecord, error) {
-	return l.readOnce(l.oncePath(key), key)
-}
-
-func (l *Local) readOnce(path, key string) (*OnceRecord, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, unavailable(fmt.Sprintf("once %q", key), err)
-	}
-	var m localOnce
-	if err := json.Unmarshal(b, &m); err != nil || (key != "" && m.Key != key) {
-		return nil, nil
-	}
-	if m.Expires > 0 {
-		left := time.Until(time.UnixMilli(m.Expires))
-		if left <= 0 {
-			os.Remove(path)
-			return nil, nil
+// heldBySeq takes the ticket seq of key out of this process's holdings.
+func (l *Local) heldBySeq(key string, seq int64) *ticketFile {
+	held.Lock()
+	defer held.Unlock()
+	for id, tf := range held.m {
+		if tf.l.dir == l.dir && tf.key == key && tf.t.seq == seq {
+			delete(held.m, id)
+			return tf
 		}
-		m.TTL = left
-	}
-	return &m.OnceRecord, nil
-}
-
-// ListOnce returns every done-marker whose key starts with prefix, by key.
-func (l *Local) ListOnce(ctx context.Context, prefix string) ([]OnceRecord, error) {
-	names, err := filepath.Glob(filepath.Join(l.dir, "once", "*.json"))
-	if err != nil {
-		return nil, unavailable("list once markers", err)
-	}
-	var out []OnceRecord
-	for _, n := range names {
-		rec, err := l.readOnce(n, "")
-		if err != nil {
-			return nil, err
-		}
-		if rec != nil && strings.HasPrefix(rec.Key, prefix) {
-			out = append(out, *rec)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	return out, nil
-}
-
-// ForgetOnce deletes the done-marker for key; ErrNotHeld when there was none.
-func (l *Local) ForgetOnce(ctx context.Context, key string) error {
-	rec, err := l.Once(ctx, key)
-	if err != nil {
-		return err
-	}
-	if rec == nil {
-		return fmt.Errorf("forget once %q: %w", key, ErrNotHeld)
-	}
-	if err := os.Remove(l.oncePath(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return unavailable(fmt.Sprintf("forget once %q", key), err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -26,18 +27,31 @@ func TestLocal_conformance(t *testing.T) {
 		}
 		return l
 	}
-	locktest.Run(t, newLocker, locktest.Capabilities{})
+	locktest.Run(t, newLocker, locktest.Capabilities{FIFO: true, Modes: true, Newest: true, QueueLimit: true,
+		Positions: true, Kill: lock.KillLocal})
 }
 
 func TestDefaultLocalDir(t *testing.T) {
-	t.Setenv("XDG_RUNTIME_DIR", "/run/user/1234")
-	if d := lock.DefaultLocalDir(); d != "/run/user/1234/lockstep" {
-		t.Fatalf("with XDG_RUNTIME_DIR: %q", d)
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_STATE_HOME", "")
+	want := filepath.Join(home, ".local", "state", "lockstep")
+	if runtime.GOOS == "darwin" {
+		want = filepath.Join(home, "Library", "Application Support", "lockstep")
 	}
-	t.Setenv("XDG_RUNTIME_DIR", "")
-	want := filepath.Join(os.TempDir(), fmt.Sprintf("lockstep-%d", os.Getuid()))
 	if d := lock.DefaultLocalDir(); d != want {
-		t.Fatalf("without XDG_RUNTIME_DIR: %q, want %q", d, want)
+		t.Fatalf("with HOME: %q, want %q", d, want)
+	}
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	if d := lock.DefaultLocalDir(); d != filepath.Join(state, "lockstep") {
+		t.Fatalf("with XDG_STATE_HOME: %q", d)
+	}
+	t.Setenv("XDG_STATE_HOME", "relative/state")
+	t.Setenv("HOME", "/no-home")
+	want = filepath.Join(os.TempDir(), fmt.Sprintf("lockstep-%d", os.Getuid()))
+	if d := lock.DefaultLocalDir(); d != want {
+		t.Fatalf("without a home directory: %q, want %q", d, want)
 	}
 }
 
@@ -71,7 +85,7 @@ func TestLocal_processDeathReleases(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	hs, _ := l.Holders(ctx, "crash")
+	hs, _ := lock.HoldersOf(ctx, l, "crash")
 	if len(hs) != 1 || hs[0].PID != cmd.Process.Pid {
 		t.Fatalf("holders while the child holds: %+v", hs)
 	}
@@ -92,8 +106,24 @@ func TestLocal_processDeathReleases(t *testing.T) {
 // startHolder starts a child process holding key in dir with a keeper
 // (ttl 300ms) and returns once it holds the lock, with its fence.
 func startHolder(t *testing.T, dir, key string) (*exec.Cmd, *bufio.Reader, int64) {
+	cmd, r := startHelper(t, dir, key, false)
+	line, err := r.ReadString('\n')
+	var fence int64
+	if _, serr := fmt.Sscanf(line, "held %d", &fence); err != nil || serr != nil {
+		t.Fatalf("helper: %q, %v", line, err)
+	}
+	return cmd, r, fence
+}
+
+// startHelper starts TestLocalHelper as a child process for key in dir;
+// with wait, it queues for the lock and prints "waiting" first.
+func startHelper(t *testing.T, dir, key string, wait bool) (*exec.Cmd, *bufio.Reader) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestLocalHelper$")
 	cmd.Env = append(os.Environ(), "LOCKSTEP_TEST_HOLD="+dir, "LOCKSTEP_TEST_KEY="+key)
+	if wait {
+		cmd.Env = append(cmd.Env, "LOCKSTEP_TEST_WAIT=1")
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -102,13 +132,7 @@ func startHolder(t *testing.T, dir, key string) (*exec.Cmd, *bufio.Reader, int64
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	r := bufio.NewReader(out)
-	line, err := r.ReadString('\n')
-	var fence int64
-	if _, serr := fmt.Sscanf(line, "held %d", &fence); err != nil || serr != nil {
-		t.Fatalf("helper: %q, %v", line, err)
-	}
-	return cmd, r, fence
+	return cmd, bufio.NewReader(out)
 }
 
 // TestLocalHelper is the child of the process tests: it holds a lock with a
@@ -123,7 +147,12 @@ func TestLocalHelper(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	lease, err := l.Acquire(ctx, lock.Request{Key: os.Getenv("LOCKSTEP_TEST_KEY"), TTL: 300 * time.Millisecond, Holder: lock.Holder{PID: os.Getpid()}})
+	req := lock.Request{Key: os.Getenv("LOCKSTEP_TEST_KEY"), TTL: 300 * time.Millisecond, Holder: lock.Holder{PID: os.Getpid()}}
+	if os.Getenv("LOCKSTEP_TEST_WAIT") != "" {
+		req.Wait = lock.WaitForever
+		req.OnWait = func([]lock.Holder) { fmt.Println("waiting") }
+	}
+	lease, err := l.Acquire(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,8 +192,8 @@ func TestLocal_forceReleaseOtherProcess(t *testing.T) {
 // TestLocal_retryAfterForceRelease: an acquire retried with the token of a
 // lease that another process force-released meanwhile must not hand back the
 // revoked lease; it takes the lock afresh, with a greater fence. The other
-// process's force-release is what it does on disk: it removes the holder
-// records of the held slots.
+// process's force-release is what it does on disk: it renames the holder's
+// ticket file (docs/locks.md).
 func TestLocal_retryAfterForceRelease(t *testing.T) {
 	dir := t.TempDir()
 	l, err := lock.NewLocal(dir, nil)
@@ -178,17 +207,17 @@ func TestLocal_retryAfterForceRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	removed := 0
-	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".json") && !strings.Contains(path, string(filepath.Separator)+"once"+string(filepath.Separator)) {
-			if os.Remove(path) == nil {
-				removed++
+	revoked := 0
+	filepath.WalkDir(filepath.Join(dir, "locks"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), "t") {
+			if os.Rename(path, path+".r") == nil {
+				revoked++
 			}
 		}
 		return nil
 	})
-	if removed == 0 {
-		t.Fatal("found no holder record to remove: the local layout changed")
+	if revoked == 0 {
+		t.Fatal("found no ticket file to revoke: the local layout changed")
 	}
 	if err := l.Check(ctx, "retry", first.Token); !errors.Is(err, lock.ErrNotHeld) {
 		t.Fatalf("check after force-release = %v, want ErrNotHeld", err)

@@ -331,15 +331,6 @@ func (r *Request) Normalize() error {
 	return nil
 }
 
-// errNotYet rejects request features a backend does not implement yet.
-// TODO(phase 1): removed once both backends implement modes and policies.
-func errNotYet(req Request) error {
-	if req.Mode == Shared || req.Queue == Newest || req.MaxWaiters > 0 {
-		return fmt.Errorf("acquire %q: shared mode, newest queues and max_waiters are not implemented yet", req.Key)
-	}
-	return nil
-}
-
 // HoldersOf returns key's current holders through in.Show.
 func HoldersOf(ctx context.Context, in Inspector, key string) ([]Holder, error) {
 	li, err := in.Show(ctx, key)

@@ -350,7 +350,7 @@ type waitTimers struct {
 	dl                     *time.Timer
 }
 
-const watchEvery = 3 * time.Second
+const queueWatchEvery = 3 * time.Second
 
 func (t *waitTimers) init(a *waiting) {
 	t.every = a.r.recheck
@@ -359,7 +359,7 @@ func (t *waitTimers) init(a *waiting) {
 	t.wake.Stop()
 	t.watcher = time.NewTimer(time.Hour)
 	t.watcher.Stop()
-	t.watchEvery = watchEvery
+	t.watchEvery = queueWatchEvery
 	if !a.deadline.IsZero() {
 		t.dl = time.NewTimer(time.Until(a.deadline))
 		t.deadline = t.dl.C
@@ -381,7 +381,7 @@ func (t *waitTimers) watch(on, moved bool) {
 		return
 	}
 	if moved {
-		t.watchEvery = watchEvery
+		t.watchEvery = queueWatchEvery
 	} else {
 		t.watchEvery = min(2*t.watchEvery, t.every)
 	}

@@ -1,0 +1,232 @@
+package lock
+
+// The local backend's queue: one directory per key, one ticket file per
+// request in it, named by the request's fencing number (which only grows)
+// and its mode, limit and queue policy. Whether a ticket holds the lock is a
+// function of the tickets ahead of it: the queue is the lock.
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ticket is one entry of a key's queue, as its file name describes it.
+type ticket struct {
+	seq     int64
+	mode    Mode // Exclusive or Shared
+	limit   int
+	queue   Policy
+	name    string // file name in the key's directory
+	revoked bool   // renamed by a ForceRelease from another process
+}
+
+const seqDigits = 20
+
+// ticketName is "t<seq, 20 digits>.<x|s><limit><f|n>": the name sorts as the
+// number does.
+func ticketName(seq int64, mode Mode, limit int, q Policy) string {
+	s := strconv.FormatInt(seq, 10)
+	m, p := "x", "f"
+	if mode == Shared {
+		m = "s"
+	}
+	if q == Newest {
+		p = "n"
+	}
+	return "t" + strings.Repeat("0", max(seqDigits-len(s), 0)) + s + "." + m + strconv.Itoa(limit) + p
+}
+
+// revokedSuffix marks a ticket whose holder another process force-released:
+// the holder's path no longer names its file, so it learns of the loss; the
+// ticket still blocks the queue until the holder lets go.
+const revokedSuffix = ".r"
+
+func parseTicket(name string) (ticket, bool) {
+	t := ticket{name: name}
+	rest, ok := strings.CutPrefix(name, "t")
+	if !ok {
+		return t, false
+	}
+	rest, t.revoked = strings.CutSuffix(rest, revokedSuffix)
+	num, kind, ok := strings.Cut(rest, ".")
+	if !ok || len(num) != seqDigits || len(kind) < 3 {
+		return t, false
+	}
+	var err error
+	if t.seq, err = strconv.ParseInt(num, 10, 64); err != nil {
+		return t, false
+	}
+	switch kind[0] {
+	case 'x':
+		t.mode = Exclusive
+	case 's':
+		t.mode = Shared
+	default:
+		return t, false
+	}
+	switch kind[len(kind)-1] {
+	case 'f':
+		t.queue = FIFO
+	case 'n':
+		t.queue = Newest
+	default:
+		return t, false
+	}
+	t.limit, err = strconv.Atoi(kind[1 : len(kind)-1])
+	return t, err == nil && t.limit > 0
+}
+
+// bellName is the doorbell of the waiter of ticket seq.
+func bellName(seq int64) string {
+	s := strconv.FormatInt(seq, 10)
+	return "b" + strings.Repeat("0", max(seqDigits-len(s), 0)) + s
+}
+
+// scanQueue lists the tickets in dir in queue order, leaving out those in
+// gone (known to have left).
+func scanQueue(dir string, gone map[int64]bool) ([]ticket, error) {
+	names, err := readNames(dir)
+	if err != nil {
+		return nil, err
+	}
+	ts := make([]ticket, 0, len(names))
+	for _, n := range names {
+		if t, ok := parseTicket(n); ok && !gone[t.seq] {
+			ts = append(ts, t)
+		}
+	}
+	slices.SortFunc(ts, func(a, b ticket) int { return compareSeq(a.seq, b.seq) })
+	return ts, nil
+}
+
+func compareSeq(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// canHold says whether t holds the lock with the tickets ahead of it: a
+// shared ticket when no exclusive one is ahead; an exclusive one when no
+// shared one is ahead and fewer than its limit are.
+func canHold(t ticket, ahead []ticket) bool {
+	for _, a := range ahead {
+		if (t.mode == Shared) != (a.mode == Shared) {
+			return false
+		}
+	}
+	return t.mode == Shared || len(ahead) < t.limit
+}
+
+// holding marks which of the queue's tickets hold the lock.
+func holding(ts []ticket) []bool {
+	out := make([]bool, len(ts))
+	for i, t := range ts {
+		out[i] = canHold(t, ts[:i])
+	}
+	return out
+}
+
+// blockers are the tickets ahead of t (which does not hold) whose leaving
+// t must notice: for an exclusive ticket the last shared one ahead, else the
+// one just ahead (and, for a semaphore, the limit first ones, which hold);
+// for a shared ticket the last exclusive one ahead. Each is a ticket that
+// must leave before t can hold, or, for a semaphore, enough of them that any
+// change that lets t in is the leaving of one of them.
+func blockers(t ticket, ahead []ticket) []ticket {
+	for i := len(ahead) - 1; i >= 0; i-- {
+		if (t.mode == Shared) != (ahead[i].mode == Shared) {
+			return ahead[i : i+1]
+		}
+	}
+	if t.mode == Shared || len(ahead) == 0 {
+		return nil
+	}
+	last := ahead[len(ahead)-1]
+	switch {
+	case t.limit <= 1:
+		return []ticket{last}
+	case len(ahead) <= t.limit:
+		return ahead
+	}
+	return append(slices.Clip(ahead[:t.limit]), last)
+}
+
+// ticketMeta is a ticket file's content after its first line (the time the
+// ticket got the lock, in Unix nanoseconds, 19 digits, zeros while it waits).
+type ticketMeta struct {
+	Holder           // Since is when the request queued
+	Key       string `json:"key"`
+	Limit     int    `json:"limit"`
+	Queue     Policy `json:"queue,omitempty"`
+	TokenHash string `json:"token_sha256"`
+}
+
+const acqDigits = 19
+
+func acqField(at time.Time) []byte {
+	s := "0"
+	if !at.IsZero() {
+		s = strconv.FormatInt(at.UnixNano(), 10)
+	}
+	return []byte(strings.Repeat("0", max(acqDigits-len(s), 0)) + s + "\n")
+}
+
+// encodeTicket is a ticket file's whole content.
+func encodeTicket(m ticketMeta, acquired time.Time) []byte {
+	b, _ := json.Marshal(m)
+	return append(acqField(acquired), b...)
+}
+
+// decodeTicket parses a ticket file's content; ok is false while the file
+// is still being written. The holder's Since is when it got the lock, or
+// when it queued if it has not.
+func decodeTicket(b []byte) (m ticketMeta, acquired time.Time, ok bool) {
+	if len(b) <= acqDigits || b[acqDigits] != '\n' {
+		return m, acquired, false
+	}
+	if json.Unmarshal(b[acqDigits+1:], &m) != nil {
+		return m, acquired, false
+	}
+	if ns, err := strconv.ParseInt(string(b[:acqDigits]), 10, 64); err == nil && ns > 0 {
+		acquired = time.Unix(0, ns)
+		m.Since = acquired
+	}
+	return m, acquired, true
+}
+
+// readTicket reads the ticket file at path (ok false if gone or unwritten).
+func readTicket(path string) (ticketMeta, bool) {
+	f, err := openRead(path)
+	if err != nil {
+		return ticketMeta{}, false
+	}
+	defer f.close()
+	buf := make([]byte, 4096)
+	n, _ := f.readAt(buf, 0)
+	for n == len(buf) && len(buf) < 1<<20 {
+		buf = append(buf, make([]byte, len(buf))...)
+		m, _ := f.readAt(buf[n:], int64(n))
+		n += m
+	}
+	m, _, ok := decodeTicket(buf[:n])
+	return m, ok
+}
+
+// live probes whether the ticket's owner still holds it.
+func live(dir string, t ticket) bool {
+	f, err := openLocked(filepath.Join(dir, t.name))
+	if err != nil {
+		return false
+	}
+	defer f.close()
+	free, err := f.tryShared()
+	return !free && err == nil
+}

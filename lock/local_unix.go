@@ -1,0 +1,217 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package lock
+
+// The local backend's file primitives on Unix (Linux and macOS are the
+// platforms lockstep supports; the BSDs share the calls): flock(2) on whole
+// files, FIFOs as doorbells. Raw descriptors keep an acquire to the system
+// calls it needs (os.OpenFile adds poller registration on Linux).
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// osFile is an open file of the local backend.
+type osFile int
+
+const noFile osFile = -1
+
+// fileID identifies a file: device and inode.
+type fileID struct{ dev, ino uint64 }
+
+func openFile(path string, flags int) (osFile, error) {
+	for {
+		fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0o600)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return noFile, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+		return osFile(fd), nil
+	}
+}
+
+// createFile creates path, failing if it exists, for reading and writing.
+func createFile(path string) (osFile, error) {
+	return openFile(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL)
+}
+
+// openCounter opens (creating) a counter file for reading and writing.
+func openCounter(path string) (osFile, error) { return openFile(path, unix.O_RDWR|unix.O_CREAT) }
+
+// openLocked opens an existing file to wait for or probe its lock.
+func openLocked(path string) (osFile, error) { return openFile(path, unix.O_RDONLY) }
+
+// openRead opens an existing file to read it.
+func openRead(path string) (osFile, error) { return openFile(path, unix.O_RDONLY) }
+
+func (f osFile) close() { unix.Close(int(f)) }
+
+func flock(f osFile, how int) error {
+	for {
+		err := unix.Flock(int(f), how)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// lockExclusive takes f's exclusive lock, waiting for it.
+func (f osFile) lockExclusive() error { return flock(f, unix.LOCK_EX) }
+
+// tryShared takes f's shared lock if nobody holds it exclusively.
+func (f osFile) tryShared() (bool, error) {
+	err := flock(f, unix.LOCK_SH|unix.LOCK_NB)
+	if err == unix.EWOULDBLOCK {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// waitShared blocks in the kernel until f's shared lock is granted, which
+// is when its owner has released it or died. flock(2) cannot be interrupted
+// (Go restarts it after signals), so cancel is not watched here: a caller
+// that gives up abandons the call, which ends when the owner goes.
+func (f osFile) waitShared(cancel <-chan struct{}) error { return flock(f, unix.LOCK_SH) }
+
+func (f osFile) readAt(b []byte, off int64) (int, error) {
+	n, err := unix.Pread(int(f), b, off)
+	return max(n, 0), err
+}
+
+func (f osFile) writeAt(b []byte, off int64) error {
+	n, err := unix.Pwrite(int(f), b, off)
+	if err == nil && n != len(b) {
+		err = errors.New("short write")
+	}
+	return err
+}
+
+func (f osFile) id() (fileID, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f), &st); err != nil {
+		return fileID{}, err
+	}
+	return fileID{uint64(st.Dev), uint64(st.Ino)}, nil
+}
+
+// pathID identifies the file at path, following no final symlink.
+func pathID(path string) (fileID, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return fileID{}, err
+	}
+	return fileID{uint64(st.Dev), uint64(st.Ino)}, nil
+}
+
+// removeFile unlinks path.
+func removeFile(path string) error { return unix.Unlink(path) }
+
+// readNames lists the names in dir.
+func readNames(dir string) ([]string, error) {
+	fd, err := openFile(dir, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, err
+	}
+	d := os.NewFile(uintptr(fd), dir)
+	defer d.Close()
+	return d.Readdirnames(-1)
+}
+
+// checkOwner refuses a directory that another user owns or others may write.
+func checkOwner(fi fs.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if ok && int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("owned by uid %d, not by this user", st.Uid)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("mode %s lets others write", fi.Mode().Perm())
+	}
+	return nil
+}
+
+// holdDir takes a shared flock on dir for the life of the process:
+// systemd-tmpfiles skips a directory somebody holds a BSD lock on, so a
+// lock directory under /tmp is not aged away while lockstep uses it.
+func holdDir(dir string) {
+	if fd, err := openFile(dir, unix.O_RDONLY|unix.O_DIRECTORY); err == nil {
+		if flock(fd, unix.LOCK_SH|unix.LOCK_NB) != nil {
+			fd.close()
+		}
+	}
+}
+
+// stateDir is where the per-user default lock directory lives: not a
+// temporary directory, so that no tmp cleaner or logout removes it.
+func stateDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) && isDir(d) {
+		return filepath.Join(d, "lockstep")
+	}
+	home := os.Getenv("HOME")
+	if home == "" || home == "/" || !filepath.IsAbs(home) || !isDir(home) {
+		return ""
+	}
+	if isDarwin {
+		return filepath.Join(home, "Library", "Application Support", "lockstep")
+	}
+	return filepath.Join(home, ".local", "state", "lockstep")
+}
+
+// tempLockDir is the fallback default: per user in the temp directory.
+func tempLockDir() string {
+	return filepath.Join(os.TempDir(), "lockstep-"+strconv.Itoa(os.Getuid()))
+}
+
+// doorbell is a waiter's FIFO: a newer arrival writes a byte to wake it.
+type doorbell struct {
+	path string
+	f    *os.File
+	rang chan struct{}
+}
+
+// newDoorbell makes the FIFO at path and starts listening on it (through
+// the Go poller: no thread waits). Opened for reading and writing, it never
+// reads end-of-file while open.
+func newDoorbell(path string) (*doorbell, error) {
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return nil, &fs.PathError{Op: "mkfifo", Path: path, Err: err}
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		removeFile(path)
+		return nil, err
+	}
+	b := &doorbell{path: path, f: f, rang: make(chan struct{})}
+	go func() {
+		var buf [1]byte
+		if n, _ := f.Read(buf[:]); n == 1 {
+			close(b.rang)
+		}
+	}()
+	return b, nil
+}
+
+// close stops listening and removes the FIFO.
+func (b *doorbell) close() {
+	b.f.Close()
+	removeFile(b.path)
+}
+
+// ring wakes the waiter listening at path, if any; it never blocks.
+func ring(path string) {
+	fd, err := openFile(path, unix.O_WRONLY|unix.O_NONBLOCK)
+	if err != nil {
+		return
+	}
+	unix.Write(int(fd), []byte{1})
+	fd.close()
+}
