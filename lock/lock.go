@@ -53,9 +53,10 @@ type Policy string
 const (
 	// FIFO serves waiters in arrival order.
 	FIFO Policy = "fifo"
-	// Newest lets a new arrival replace every older waiter of the key: they
-	// end with a *SupersededError. Only the newest waiter is ever served
-	// after the current holders.
+	// Newest lets a new arrival that must wait replace every older
+	// newest-wins waiter of the key: they end with a *SupersededError.
+	// Waiters that queued FIFO keep their place. With one policy per key,
+	// only the newest waiter is ever served after the current holders.
 	Newest Policy = "newest"
 )
 

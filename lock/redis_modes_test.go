@@ -140,3 +140,51 @@ func TestRedis_fenceAcrossExpiry(t *testing.T) {
 	}
 	waitUntil(t, 5*time.Second, "50 released locks to leave nothing", func() bool { return c.DBSize(ctx).Val() == 0 })
 }
+
+// TestRedis_newestKeepsFIFOWaiters: a newest-wins arrival supersedes the
+// newest-wins waiters before it, not those that queued FIFO (as on the
+// local backend: an operator's exec is not cancelled by a pipeline's
+// arrival); Show lists the queue in order with each waiter's policy.
+func TestRedis_newestKeepsFIFOWaiters(t *testing.T) {
+	srv := locktest.StartServer(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	holder := lock.NewRedis(redisClient(t, srv), nil)
+	held := acquire(t, holder, "mixed", time.Minute)
+	start := func(run string, q lock.Policy) <-chan error {
+		l := lock.NewRedis(redisClient(t, srv), nil)
+		t.Cleanup(func() { l.Close() })
+		queued, done := make(chan struct{}), make(chan error, 1)
+		var once sync.Once
+		go func() {
+			lease, err := l.Acquire(ctx, lock.Request{Key: "mixed", Queue: q, Wait: lock.WaitForever, Holder: lock.Holder{RunID: run},
+				OnWait: func([]lock.Holder) { once.Do(func() { close(queued) }) }})
+			if err == nil {
+				err = l.Release(ctx, lease.Key, lease.Token)
+			}
+			done <- err
+		}()
+		<-queued
+		return done
+	}
+	fifo := start("fifo", lock.FIFO)
+	older := start("older", lock.Newest)
+	newer := start("newer", lock.Newest)
+	var se *lock.SupersededError
+	if err := <-older; !errors.As(err, &se) || se.By.RunID != "newer" {
+		t.Fatalf("older newest-wins waiter: %v, want superseded by the newer one", err)
+	}
+	info, err := holder.Show(ctx, "mixed")
+	if err != nil || len(info.Queue) != 2 || info.Queue[0].RunID != "fifo" || info.Queue[0].Queue != lock.FIFO ||
+		info.Queue[1].RunID != "newer" || info.Queue[1].Queue != lock.Newest {
+		t.Fatalf("queue %+v, %v; want the FIFO waiter, then the newest one", info.Queue, err)
+	}
+	if err := holder.Release(ctx, held.Key, held.Token); err != nil {
+		t.Fatal(err)
+	}
+	for name, w := range map[string]<-chan error{"fifo": fifo, "newer": newer} {
+		if err := <-w; err != nil {
+			t.Fatalf("%s waiter: %v", name, err)
+		}
+	}
+}

@@ -103,20 +103,24 @@ func parseHolders(vals []any) ([]Holder, int, error) {
 	return hs, limit, nil
 }
 
-// parseWaiter decodes a queue entry as listed: "mode|limit|queued_ms|json".
+// parseWaiter decodes a queue entry as listed:
+// "mode|limit|queued_ms|policy|json".
 func parseWaiter(s string, pos int) (Waiter, error) {
-	f := strings.SplitN(s, "|", 4)
-	if len(f) != 4 {
-		return Waiter{}, fmt.Errorf("queue entry %.40q: want 4 fields", s)
+	f := strings.SplitN(s, "|", 5)
+	if len(f) != 5 {
+		return Waiter{}, fmt.Errorf("queue entry %.40q: want 5 fields", s)
 	}
 	var w Waiter
-	if err := jsonUnmarshal(f[3], &w.Holder); err != nil {
+	if err := jsonUnmarshal(f[4], &w.Holder); err != nil {
 		return Waiter{}, fmt.Errorf("queue entry: %w", err)
 	}
 	if ms, err := strconv.ParseInt(f[2], 10, 64); err == nil {
 		w.Since = time.UnixMilli(ms)
 	}
-	w.Mode, w.Position = modeOf(f[0]), pos
+	w.Mode, w.Position, w.Queue = modeOf(f[0]), pos, FIFO
+	if f[3] == "n" {
+		w.Queue = Newest
+	}
 	w.TTL, w.Fence = 0, 0
 	return w, nil
 }

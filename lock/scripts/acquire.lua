@@ -83,8 +83,7 @@ if not queued then
     return reply_busy(st, 0, n, -1, fit)
   end
   if policy == 'newest' and n > 0 then
-    supersede(clock(st), ARGV[5])
-    n = 0
+    n = supersede(clock(st), ARGV[5])
   end
   if maxw > 0 and n >= maxw then
     flush(st)

@@ -24,11 +24,14 @@ local function json_of(r)
   return string.sub(r.raw, r.at)
 end
 
--- parse_entry parses a queue entry; its json stays in raw, from w.at.
+-- parse_entry parses a queue entry; its json stays in raw, from w.at. The
+-- mode letter is upper case for a newest-wins waiter.
 local function parse_entry(e)
   local bid, wid, tok, ttl, limit, mode, since, at = string.match(e, '^([^:|]*):([^|]*)|([^|]*)|(%d+)|(%d+)|(%a)|(%d*)|()')
   if not bid then return nil end
-  return {bid = bid, wid = wid, tok = tok, ttl = tonumber(ttl), limit = tonumber(limit), mode = mode, since = since, raw = e, at = at}
+  local lower = string.lower(mode)
+  return {bid = bid, wid = wid, tok = tok, ttl = tonumber(ttl), limit = tonumber(limit), mode = lower,
+    newest = lower ~= mode, since = since, raw = e, at = at}
 end
 
 -- load reads the holders. A lone record is live: the key expires exactly
@@ -178,14 +181,21 @@ local function serve(st, notify, self)
   end
 end
 
--- supersede ends every queued waiter: a newer arrival replaces them ('s'
--- carries when and who).
+-- supersede ends every queued newest-wins waiter: a newer arrival replaces
+-- them ('s' carries when and who). Waiters that queued FIFO keep their
+-- place. Returns how many waiters are left.
 local function supersede(now, json)
-  for _, e in ipairs(redis.call('LRANGE', K_Q, 0, -1)) do
+  local all = redis.call('LRANGE', K_Q, 0, -1)
+  local left = #all
+  for _, e in ipairs(all) do
     local w = parse_entry(e)
-    if w then redis.call('SPUBLISH', channel(w), 's|' .. w.wid .. '|' .. now .. '|' .. json) end
+    if w and w.newest then
+      redis.call('SPUBLISH', channel(w), 's|' .. w.wid .. '|' .. now .. '|' .. json)
+      redis.call('LREM', K_Q, 1, e)
+      left = left - 1
+    end
   end
-  redis.call('DEL', K_Q)
+  return left
 end
 
 -- flush writes what the script changed: one HDEL, one HSET (records and
