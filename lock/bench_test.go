@@ -2,11 +2,9 @@ package lock_test
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,50 +45,99 @@ func benchClient(b *testing.B, srv *locktest.Server) *redis.Client {
 }
 
 // BenchmarkUncontended: acquire+release pairs on a free lock, one client,
-// 2 round trips per pair. The floor (SET NX PX + DEL pairs on the same
-// connection) runs in blocks interleaved with the lock's blocks, so that
-// noise from other processes on the machine hits both alike. It also
-// reports the server's own time per pair (INFO commandstats usec).
+// 2 round trips per pair, on one key again and again (same-key) and on a
+// fresh key each time (fresh-key, as the peer benchmark does). The floor
+// (SET NX PX + DEL pairs on the same connection) runs in blocks interleaved
+// with the lock's blocks, so that noise from other processes on the machine
+// hits both alike; %floor is the median over block pairs. It also reports
+// the server's commands and time per pair (INFO commandstats). Run it pinned
+// (taskset -c 0) for low noise.
 func BenchmarkUncontended(b *testing.B) {
+	for _, fresh := range []bool{false, true} {
+		name := "same-key"
+		if fresh {
+			name = "fresh-key"
+		}
+		b.Run(name, func(b *testing.B) { benchUncontended(b, fresh) })
+	}
+}
+
+func benchUncontended(b *testing.B, fresh bool) {
+	const block = 400
 	srv := locktest.StartServer(b, nil)
 	c := benchClient(b, srv)
 	l := lock.NewRedis(c, nil)
 	ctx := context.Background()
+	h := lock.Holder{Owner: "bench@host", PID: 1234, RunID: "0123456789abcdef", Step: "step.bench"}
 	ping, _ := floor(b, c) // also warms up
+	pairs, floorPairs, ratios := 0, 0, []float64{}
 	var lockTime, floorTime time.Duration
-	var pairs int
+	var cmds int64
 	c.ConfigResetStat(ctx)
 	b.ResetTimer()
 	for b.Loop() {
-		if pairs%500 == 0 {
-			start := time.Now()
-			for range 500 {
-				c.SetNX(ctx, "floor", "t", 30*time.Second)
-				c.Del(ctx, "floor")
-			}
-			floorTime += time.Since(start)
+		if pairs%block == 0 {
+			b.StopTimer()
+			ft := floorBlock(ctx, c, block)
+			floorTime += ft
+			floorPairs += block
+			b.StartTimer()
+			lt, n := lockBlock(b, l, h, pairs, block, fresh, c)
+			lockTime += lt
+			cmds += n
+			ratios = append(ratios, float64(ft)/float64(lt))
 		}
-		start := time.Now()
-		lease, err := l.Acquire(ctx, lock.Request{Key: "bench", TTL: 30 * time.Second})
+		pairs++
+	}
+	b.StopTimer()
+	sort.Float64s(ratios)
+	blocks := float64(len(ratios) * block)
+	b.ReportMetric(blocks/lockTime.Seconds(), "pairs/s")
+	b.ReportMetric(float64(floorPairs)/floorTime.Seconds(), "floor-pairs/s")
+	b.ReportMetric(100*ratios[len(ratios)/2], "%floor")
+	b.ReportMetric(float64(cmds)/blocks, "server-cmds/pair")
+	usec := commandUsec(b, c)
+	b.ReportMetric((usec["evalsha"]+usec["eval"]+usec["hdel"]+usec["exists"])/blocks, "server-µs/pair")
+	b.ReportMetric((usec["set"]+usec["del"])/float64(floorPairs), "floor-server-µs/pair")
+	b.ReportMetric(float64(ping.Microseconds()), "ping-µs")
+}
+
+// floorBlock times n SET NX PX + DEL pairs.
+func floorBlock(ctx context.Context, c *redis.Client, n int) time.Duration {
+	start := time.Now()
+	for range n {
+		c.SetNX(ctx, "floor", "t", 30*time.Second)
+		c.Del(ctx, "floor")
+	}
+	return time.Since(start)
+}
+
+// lockBlock times n acquire+release pairs and counts the server commands
+// they ran (commandstats, scripts' inner commands included).
+func lockBlock(b *testing.B, l *lock.Redis, h lock.Holder, from, n int, fresh bool, c *redis.Client) (time.Duration, int64) {
+	ctx := context.Background()
+	b.StopTimer()
+	before := commandCalls(b, c)
+	b.StartTimer()
+	start := time.Now()
+	for i := range n {
+		key := "bench"
+		if fresh {
+			key = "bench/" + strconv.Itoa(from+i)
+		}
+		lease, err := l.Acquire(ctx, lock.Request{Key: key, TTL: 30 * time.Second, Holder: h})
 		if err != nil {
 			b.Fatal(err)
 		}
 		if err := l.Release(ctx, lease.Key, lease.Token); err != nil {
 			b.Fatal(err)
 		}
-		lockTime += time.Since(start)
-		pairs++
 	}
+	took := time.Since(start)
 	b.StopTimer()
-	floorPairs := 500 * ((pairs + 499) / 500)
-	rate, floorRate := float64(pairs)/lockTime.Seconds(), float64(floorPairs)/floorTime.Seconds()
-	usec := commandUsec(b, c)
-	b.ReportMetric(rate, "pairs/s")
-	b.ReportMetric(floorRate, "floor-pairs/s")
-	b.ReportMetric(100*rate/floorRate, "%floor")
-	b.ReportMetric(usec["evalsha"]/float64(pairs), "server-µs/pair")
-	b.ReportMetric((usec["set"]+usec["del"])/float64(floorPairs), "floor-server-µs/pair")
-	b.ReportMetric(float64(ping.Microseconds()), "ping-µs")
+	n2 := commandCalls(b, c) - before - 1
+	b.StartTimer()
+	return took, n2
 }
 
 // commandUsec returns the server time spent per command name.
@@ -111,78 +158,6 @@ func commandUsec(b testing.TB, c *redis.Client) map[string]float64 {
 	return out
 }
 
-// BenchmarkHandoff: clients (separate connections, as separate processes
-// would have) each hold the lock 1ms in turn. gap = from a release call
-// starting to the next holder's acquire returning.
-func BenchmarkHandoff(b *testing.B) {
-	for _, n := range []int{8, 32} {
-		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) { benchHandoff(b, n) })
-	}
-}
-
-type handoffLog struct {
-	mu           sync.Mutex
-	releaseStart time.Time
-	gaps         []time.Duration
-	held         time.Duration
-	left         int
-}
-
-func benchHandoff(b *testing.B, clients int) {
-	srv := locktest.StartServer(b, nil)
-	ping, _ := floor(b, benchClient(b, srv))
-	hl := &handoffLog{left: b.N}
-	var wg sync.WaitGroup
-	ctx := context.Background()
-	b.ResetTimer()
-	start := time.Now()
-	for range clients {
-		l := lock.NewRedis(benchClient(b, srv), nil)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				lease, err := l.Acquire(ctx, lock.Request{Key: "handoff", TTL: 30 * time.Second, Wait: lock.WaitForever})
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				got := time.Now()
-				hl.mu.Lock()
-				if !hl.releaseStart.IsZero() {
-					hl.gaps = append(hl.gaps, got.Sub(hl.releaseStart))
-				}
-				hl.left--
-				done := hl.left < 0
-				hl.mu.Unlock()
-				if !done {
-					time.Sleep(time.Millisecond) // the work done under the lock
-				}
-				rel := time.Now()
-				hl.mu.Lock()
-				hl.held += rel.Sub(got)
-				hl.releaseStart = rel
-				hl.mu.Unlock()
-				if err := l.Release(ctx, lease.Key, lease.Token); err != nil {
-					b.Error(err)
-					return
-				}
-				if done {
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	wall := time.Since(start)
-	b.StopTimer()
-	p50, p99 := percentile(hl.gaps, 50), percentile(hl.gaps, 99)
-	b.ReportMetric(float64(p50.Microseconds())/1000, "gap-p50-ms")
-	b.ReportMetric(float64(p99.Microseconds())/1000, "gap-p99-ms")
-	b.ReportMetric(100*hl.held.Seconds()/wall.Seconds(), "%util")
-	b.ReportMetric(float64(ping.Microseconds()), "ping-µs")
-}
-
 func percentile(ds []time.Duration, p int) time.Duration {
 	if len(ds) == 0 {
 		return 0
@@ -190,6 +165,21 @@ func percentile(ds []time.Duration, p int) time.Duration {
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[min(len(s)-1, len(s)*p/100)]
+}
+
+// commandCount returns the calls of one command (INFO commandstats; those
+// run inside scripts count).
+func commandCount(b testing.TB, c *redis.Client, name string) int64 {
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(info, "cmdstat_"+name+":calls=")
+	if !ok {
+		return 0
+	}
+	n, _ := strconv.ParseInt(strings.SplitN(rest, ",", 2)[0], 10, 64)
+	return n
 }
 
 // commandCalls sums the calls of INFO commandstats (commands run inside

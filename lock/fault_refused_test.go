@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +51,12 @@ func TestFault_refused(t *testing.T) {
 			if errors.Is(err, lock.ErrBusy) {
 				t.Fatalf("acquire: %v is reported as busy", err)
 			}
+			// The acquire stays within the 10 arguments the server accepts
+			// before authentication (it used to get "ERR Protocol error:
+			// unauthenticated multibulk length").
+			if c.name == "no password" && !strings.Contains(err.Error(), "authentication required") {
+				t.Fatalf("acquire without a password: %v, want it to say authentication is required", err)
+			}
 		})
 	}
 }
@@ -70,4 +78,55 @@ func TestFault_evictionWarning(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFault_refusedSubscription: a user that may run the lock scripts but
+// not SSUBSCRIBE (or has no channel permission) waits for a held lock. The
+// refusal surfaces at once as ErrUnavailable with the server's reason,
+// whatever the wait's length; it used to be dropped, and the waiter hung.
+func TestFault_refusedSubscription(t *testing.T) {
+	srv := locktest.StartServer(t, nil)
+	srv.Restrict()
+	holder := faultLocker(t, srv.Addr, func(o *redis.Options) { o.Password = locktest.RestrictedPassword })
+	if _, err := holder.Acquire(context.Background(), lock.Request{Key: "deploy/staging", TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, user, pass, reason string }{
+		{"no ssubscribe", locktest.NoSubUser, locktest.NoSubPassword, "ssubscribe"},
+		{"no channel", locktest.NoChanUser, locktest.NoChanPassword, "channel"},
+	} {
+		for _, wait := range []time.Duration{lock.WaitForever, 30 * time.Second} {
+			t.Run(fmt.Sprintf("%s/wait=%s", c.name, waitName(wait)), func(t *testing.T) {
+				l := faultLocker(t, srv.Addr, func(o *redis.Options) { o.Username, o.Password = c.user, c.pass })
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				start := time.Now()
+				_, err := l.Acquire(ctx, lock.Request{Key: "deploy/staging", TTL: time.Second, Wait: wait})
+				took := time.Since(start)
+				t.Logf("refused subscription (%s, wait %s): %v after %s", c.name, wait, err, took.Round(time.Millisecond))
+				if !errors.Is(err, lock.ErrUnavailable) || errors.Is(err, lock.ErrBusy) {
+					t.Fatalf("acquire: %v, want ErrUnavailable", err)
+				}
+				if !strings.Contains(strings.ToLower(err.Error()), c.reason) {
+					t.Errorf("error %q does not give the server's reason (%s)", err, c.reason)
+				}
+				if took > time.Second {
+					t.Errorf("the refusal took %s to surface, want under 1s", took)
+				}
+				if hs, _ := lock.HoldersOf(context.Background(), holder, "deploy/staging"); len(hs) != 1 {
+					t.Errorf("holders after the refused waiter: %d, want the one holder", len(hs))
+				}
+				if info, _ := holder.Show(context.Background(), "deploy/staging"); info.Waiters != 0 {
+					t.Errorf("the refused waiter left %d queue entries", info.Waiters)
+				}
+			})
+		}
+	}
+}
+
+func waitName(d time.Duration) string {
+	if d == lock.WaitForever {
+		return "forever"
+	}
+	return d.String()
 }

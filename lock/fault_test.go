@@ -1,7 +1,7 @@
 package lock_test
 
 // Fault tests of the Redis backend and the keeper against real redis-servers
-// (TESTING.md, "Safety and fault catalogue"): a nemesis deletes or expires
+// (the rows of docs/guarantees.md): a nemesis deletes or expires
 // lock keys, Redis restarts empty, a toxiproxy between client and server
 // drops, delays or resets traffic. Each test logs the figure it measures.
 
@@ -242,7 +242,7 @@ func TestFault_noSilentReacquire(t *testing.T) {
 	if !errors.Is(err, lock.ErrNotHeld) {
 		t.Fatalf("renew of an expired lease: %v, want ErrNotHeld", err)
 	}
-	hs, err := l.Holders(ctx, "deploy/staging")
+	hs, err := lock.HoldersOf(ctx, l, "deploy/staging")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestFault_releaseNotOwner(t *testing.T) {
 	if err := l.Check(ctx, current.Key, current.Token); err != nil {
 		t.Fatalf("the new holder's lock did not survive: %v", err)
 	}
-	hs, err := l.Holders(ctx, "deploy/staging")
+	hs, err := lock.HoldersOf(ctx, l, "deploy/staging")
 	if err != nil || len(hs) != 1 || hs[0].Fence != current.Fence {
 		t.Fatalf("holders %+v, %v; want the new holder (fence %d)", hs, err, current.Fence)
 	}
@@ -297,7 +297,7 @@ func TestFault_ambiguousAcquire(t *testing.T) {
 	if err == nil {
 		t.Fatal("acquire through a reset succeeded; the fault did not happen")
 	}
-	hs, herr := direct.Holders(ctx, req.Key)
+	hs, herr := lock.HoldersOf(ctx, direct, req.Key)
 	if herr != nil {
 		t.Fatal(herr)
 	}
@@ -311,7 +311,7 @@ func TestFault_ambiguousAcquire(t *testing.T) {
 		lease, err = l.Acquire(ctx, req)
 		return err == nil
 	})
-	hs, err = direct.Holders(ctx, req.Key)
+	hs, err = lock.HoldersOf(ctx, direct, req.Key)
 	if err != nil || len(hs) != 1 {
 		t.Fatalf("holders after the retry: %+v, %v; want exactly one", hs, err)
 	}

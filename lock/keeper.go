@@ -43,16 +43,21 @@ type Keeper struct {
 	mu       sync.Mutex
 	err      error
 	renewals int
+	deadline time.Time // local validity: last proof's send time + TTL - Margin
 }
 
 // Keep starts renewing lease on l every opts.Interval (ttl/3). The lease is
 // presumed valid until lease.Sent+TTL-Margin (Keep's own start when Sent is
-// zero). It is lost when a renewal returns ErrNotHeld, or when no renewal has
-// succeeded before the local monotonic deadline (send time of the last
-// successful renewal + TTL - Margin): the server may have expired it by
-// then. A Renewer that implements LossWatcher reports a loss between
-// renewals too. On loss Lost() is closed and Err() says why. Cancelling ctx stops
-// renewing like Stop. Keep never releases the lease.
+// zero); every successful renewal moves that local monotonic deadline to its
+// own send time + TTL - Margin. The lease is lost when a renewal returns
+// ErrNotHeld, or when no renewal has succeeded before the deadline: the
+// server may have expired it by then. A keeper that wakes past its deadline
+// (the process was paused) asks the server once before it decides, so that
+// a lease taken by another holder meanwhile is reported as such (ErrNotHeld)
+// rather than as a slow backend. A Renewer that implements LossWatcher
+// reports a loss between renewals too. On loss Lost() is closed and Err()
+// says why. Cancelling ctx stops renewing like Stop. Keep never releases
+// the lease.
 func Keep(ctx context.Context, l Renewer, lease *Lease, opts *KeepOptions) *Keeper {
 	k := &Keeper{l: l, lease: lease, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	if opts != nil {
@@ -63,7 +68,8 @@ func Keep(ctx context.Context, l Renewer, lease *Lease, opts *KeepOptions) *Keep
 	if start.IsZero() {
 		start = time.Now()
 	}
-	go k.run(ctx, start)
+	k.deadline = start.Add(lease.TTL - k.opts.Margin)
+	go k.run(ctx)
 	return k
 }
 
@@ -84,6 +90,22 @@ func (k *Keeper) defaults() {
 	if o.Logger == nil {
 		o.Logger = hclog.NewNullLogger()
 	}
+}
+
+// LostReleaseTimeout bounds the release of a lease its keeper lost: the
+// lease is gone, or the link to the backend failed and the release would
+// wait on it; either way it must not hold up the exit.
+const LostReleaseTimeout = 500 * time.Millisecond
+
+// ReleaseContext returns a context for releasing the kept lease once the
+// work stopped: CleanupContext's (it survives ctx's cancellation, ends after
+// CleanupTimeout), or one ending after LostReleaseTimeout when the keeper
+// lost the lease. Call cancel when done.
+func (k *Keeper) ReleaseContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if k.Err() != nil {
+		return context.WithTimeout(context.WithoutCancel(ctx), LostReleaseTimeout)
+	}
+	return CleanupContext(ctx)
 }
 
 // Lost is closed when the lease is lost (never when stopped).
@@ -111,11 +133,14 @@ func (k *Keeper) Stop() {
 	<-k.done
 }
 
-func (k *Keeper) run(ctx context.Context, start time.Time) {
+func (k *Keeper) run(ctx context.Context) {
 	defer close(k.done)
-	deadline := start.Add(k.lease.TTL - k.opts.Margin)
-	timer := time.NewTimer(k.opts.Interval)
+	next := k.nextRenewal(k.opts.Interval)
+	timer := time.NewTimer(next)
 	defer timer.Stop()
+	// The first renewal asks the server even when the lease arrived past its
+	// local deadline (a pause, a slow link): only the server knows.
+	var due time.Time
 	lost := lossSignal(k.l, k.lease) // keeper_watch.go
 	for {
 		select {
@@ -129,35 +154,103 @@ func (k *Keeper) run(ctx context.Context, start time.Time) {
 			return
 		}
 		began := time.Now()
-		err := k.renew(ctx, deadline)
+		err := k.renewDue(ctx, began, due)
 		switch {
 		case err == nil:
-			deadline = began.Add(k.lease.TTL - k.opts.Margin)
-			k.mu.Lock()
-			k.renewals++
-			k.mu.Unlock()
-			timer.Reset(max(k.opts.Interval-time.Since(began), 0)) // a steady cadence, however slow the link
+			k.renewed(began)
+			next = k.nextRenewal(k.opts.Interval - time.Since(began)) // a steady cadence, however slow the link
 		case errors.Is(err, ErrNotHeld):
 			k.lose(err)
 			return
 		case ctx.Err() != nil:
 			return
-		case !time.Now().Before(deadline):
+		case !time.Now().Before(k.Deadline()):
 			k.lose(fmt.Errorf("lock %q: no renewal succeeded within the lease (%s): %w: %w", k.lease.Key, k.lease.TTL, ErrUnavailable, err))
 			return
 		default:
 			k.opts.Logger.Warn("lock renewal failed; retrying", "key", k.lease.Key, "error", err)
-			timer.Reset(min(k.opts.Retry, time.Until(deadline)))
+			next = min(k.opts.Retry, time.Until(k.Deadline()))
 		}
+		timer.Reset(next)
+		due = time.Now().Add(next)
 	}
 }
 
-// renew runs one renewal bounded by the timeout and the local deadline.
-func (k *Keeper) renew(ctx context.Context, deadline time.Time) error {
-	limit := min(k.opts.Timeout, time.Until(deadline))
-	if limit <= 0 {
-		return fmt.Errorf("renew %q: %w", k.lease.Key, context.DeadlineExceeded)
+// nextRenewal is when to renew next: after d, but no later than half way
+// to the local deadline (a lease that arrived with little validity left,
+// over a slow link, is renewed early).
+func (k *Keeper) nextRenewal(d time.Duration) time.Duration {
+	return max(min(d, time.Until(k.Deadline())/2), 0)
+}
+
+// renewDue runs the renewal that was due at due. Past the local deadline it
+// does not renew when the renewal was scheduled there (no renewal succeeded
+// in time), but asks the server once when it was due before the deadline:
+// the process was paused, and the server knows whether the lease survived.
+func (k *Keeper) renewDue(ctx context.Context, began, due time.Time) error {
+	left := k.Deadline().Sub(began)
+	switch {
+	case left > 0:
+		return k.renew(ctx, min(k.opts.Timeout, left))
+	case due.Before(k.Deadline()):
+		return k.renew(ctx, k.opts.Timeout)
 	}
+	return fmt.Errorf("renew %q: %w", k.lease.Key, context.DeadlineExceeded)
+}
+
+// renewed records a successful renewal sent at began.
+func (k *Keeper) renewed(began time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if d := began.Add(k.lease.TTL - k.opts.Margin); d.After(k.deadline) {
+		k.deadline = d
+	}
+	k.renewals++
+}
+
+// Deadline is the lease's local validity: the send time of the request
+// that last proved it (the acquire, a renewal, a Confirm) + TTL - Margin,
+// on the monotonic clock.
+func (k *Keeper) Deadline() time.Time {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.deadline
+}
+
+// Confirm makes sure the lease is held with at least floor of local
+// validity left, right before work that needs it starts: it returns nil at
+// once when Deadline() is floor or more away; otherwise it renews once,
+// timed from its send time, and returns nil if that leaves floor or more.
+// It returns an error wrapping ErrNotHeld when the lease is gone (and the
+// keeper reports the loss), Err() when the keeper lost the lease already,
+// and an error wrapping ErrUnavailable when the renewal failed or left less
+// than floor (the link is too slow for the TTL). Confirm never re-acquires.
+func (k *Keeper) Confirm(ctx context.Context, floor time.Duration) error {
+	if err := k.Err(); err != nil {
+		return err
+	}
+	if time.Until(k.Deadline()) >= floor {
+		return nil
+	}
+	began := time.Now()
+	err := k.renew(ctx, k.opts.Timeout)
+	switch {
+	case errors.Is(err, ErrNotHeld):
+		k.loseOnce(err)
+		return err
+	case err != nil:
+		return fmt.Errorf("confirm lock %q: %w: %w", k.lease.Key, ErrUnavailable, err)
+	}
+	k.renewed(began)
+	if left := time.Until(k.Deadline()); left < floor {
+		return fmt.Errorf("confirm lock %q: only %s of the lease left after a renewal (ttl %s): the link is too slow to keep it: %w",
+			k.lease.Key, left.Round(time.Millisecond), k.lease.TTL, ErrUnavailable)
+	}
+	return nil
+}
+
+// renew runs one renewal bounded by limit.
+func (k *Keeper) renew(ctx context.Context, limit time.Duration) error {
 	rctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	// The call runs apart so that a client that does not bound network
@@ -173,8 +266,15 @@ func (k *Keeper) renew(ctx context.Context, deadline time.Time) error {
 	}
 }
 
-func (k *Keeper) lose(err error) {
+func (k *Keeper) lose(err error) { k.loseOnce(err) }
+
+// loseOnce records the first loss and closes Lost().
+func (k *Keeper) loseOnce(err error) {
 	k.mu.Lock()
+	if k.err != nil {
+		k.mu.Unlock()
+		return
+	}
 	k.err = err
 	k.mu.Unlock()
 	k.opts.Logger.Error("lock lost", "key", k.lease.Key, "error", err)

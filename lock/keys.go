@@ -76,18 +76,21 @@ func unhex(c byte) int {
 
 // redisKeys are the Redis keys of one lock; all share the hash tag {enc(key)}.
 type redisKeys struct {
-	user  string   // the user's key
-	all   []string // holders, fence, queue, waiters: the scripts' KEYS
-	chan_ string   // prefix of the waiters' channels
+	user     string   // the user's key
+	all      []string // holders, queue: the scripts' KEYS
+	chanBase string   // prefix of the waiters' channels (+ backend id)
 }
 
+// lockKeys returns key's Redis keys. The last result is cached: a release
+// usually follows the acquire of the same key.
 func (r *Redis) lockKeys(key string) redisKeys {
-	base := r.prefix + "{" + EncodeKey(key) + "}:"
-	return redisKeys{
-		user:  key,
-		all:   []string{base + "holders", base + "fence", base + "queue", base + "waiters"},
-		chan_: base + "w:",
+	if k := r.lastKeys.Load(); k != nil && k.user == key {
+		return *k
 	}
+	base := r.prefix + "{" + EncodeKey(key) + "}:"
+	k := &redisKeys{user: key, all: []string{base + "h", base + "q"}, chanBase: base + "w:"}
+	r.lastKeys.Store(k)
+	return *k
 }
 
 func (r *Redis) onceKey(key string) string {

@@ -53,9 +53,10 @@ type Policy string
 const (
 	// FIFO serves waiters in arrival order.
 	FIFO Policy = "fifo"
-	// Newest lets a new arrival replace every older waiter of the key: they
-	// end with a *SupersededError. Only the newest waiter is ever served
-	// after the current holders.
+	// Newest lets a new arrival that must wait replace every older
+	// newest-wins waiter of the key: they end with a *SupersededError.
+	// Waiters that queued FIFO keep their place. With one policy per key,
+	// only the newest waiter is ever served after the current holders.
 	Newest Policy = "newest"
 )
 
@@ -327,15 +328,6 @@ func (r *Request) Normalize() error {
 	}
 	if r.Token == "" {
 		r.Token = NewToken()
-	}
-	return nil
-}
-
-// errNotYet rejects request features a backend does not implement yet.
-// TODO(phase 1): removed once both backends implement modes and policies.
-func errNotYet(req Request) error {
-	if req.Mode == Shared || req.Queue == Newest || req.MaxWaiters > 0 {
-		return fmt.Errorf("acquire %q: shared mode, newest queues and max_waiters are not implemented yet", req.Key)
 	}
 	return nil
 }

@@ -2,10 +2,11 @@ package lock
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -15,6 +16,9 @@ import (
 // DefaultKeyPrefix starts every Redis key lockstep writes.
 const DefaultKeyPrefix = "lockstep:"
 
+// DefaultRecheck is a waiter's default safety re-check period.
+const DefaultRecheck = time.Minute
+
 // RedisOptions tunes NewRedis. Nil options and zero fields mean defaults.
 type RedisOptions struct {
 	// KeyPrefix starts every key written; default DefaultKeyPrefix. It must
@@ -22,20 +26,27 @@ type RedisOptions struct {
 	KeyPrefix string
 	// Logger receives debug messages (never tokens); default hclog.NewNullLogger().
 	Logger hclog.Logger
-	// Recheck is the safety re-check period of a waiter (pub/sub is
-	// at-most-once); default 10s, jittered. Each re-check costs one script.
+	// Recheck is the period of a waiter's safety re-check (a grant whose
+	// message was lost is found by it); default DefaultRecheck, jittered.
+	// Each re-check of a waiter behind a held lock costs one script of
+	// three commands. A reconnected subscription re-checks at once.
 	Recheck time.Duration
 }
 
 // Redis is the Redis backend. It implements Locker on a go-redis client
-// (single node, Sentinel or Cluster through redis.UniversalClient); it does
-// not own the client unless Close is told to (it never closes it).
+// (single node, Sentinel or Cluster through redis.UniversalClient); it never
+// closes the client.
 type Redis struct {
 	client  redis.UniversalClient
 	prefix  string
 	log     hclog.Logger
 	recheck time.Duration
 	sub     *subscriber
+
+	loaded   [numScripts]atomic.Bool // scripts the server ran for this backend
+	lastKeys atomic.Pointer[redisKeys]
+	lastInfo atomic.Pointer[holderJSON]
+	plain    plainTokens
 }
 
 var _ Locker = (*Redis)(nil)
@@ -43,9 +54,9 @@ var _ Locker = (*Redis)(nil)
 // NewRedis returns a Redis backend using client. Build the client with
 // ContextTimeoutEnabled: true, or go-redis bounds network waits by its
 // Read/WriteTimeout instead of the caller's context (the lease keeper does
-// not depend on it: it stops waiting for a renewal at its own deadline). It panics if
-// opts.KeyPrefix contains '{' or '}'; use ValidKeyPrefix to check user input
-// first. It does not contact the server.
+// not depend on it: it stops waiting for a renewal at its own deadline). It
+// panics if opts.KeyPrefix contains '{' or '}'; use ValidKeyPrefix to check
+// user input first. It does not contact the server.
 func NewRedis(client redis.UniversalClient, opts *RedisOptions) *Redis {
 	if opts == nil {
 		opts = &RedisOptions{}
@@ -61,9 +72,9 @@ func NewRedis(client redis.UniversalClient, opts *RedisOptions) *Redis {
 		r.log = hclog.NewNullLogger()
 	}
 	if r.recheck <= 0 {
-		r.recheck = 10 * time.Second
+		r.recheck = DefaultRecheck
 	}
-	r.sub = newSubscriber(client, r.log)
+	r.sub = newSubscriber(client, r.log, r.releaseOrphan)
 	return r
 }
 
@@ -96,122 +107,178 @@ func (r *Redis) EvictionWarning(ctx context.Context) string {
 	return fmt.Sprintf("redis maxmemory-policy is %q: the server may evict lock keys under memory pressure, which lets two holders overlap; use noeviction", p)
 }
 
-// Close stops the backend's subscriber connection. It does not close the
-// client (the caller built it) and does not release any lock.
+// Close stops the backend's subscriber connections (waiting Acquires return
+// an error). It does not close the client and does not release any lock.
 func (r *Redis) Close() error {
 	return r.sub.close()
 }
 
-func (r *Redis) run(ctx context.Context, s *redis.Script, k redisKeys, args ...any) (any, error) {
-	return s.Run(ctx, r.client, k.all, args...).Result()
+func (r *Redis) run(ctx context.Context, s *luaScript, k redisKeys, args ...any) (any, error) {
+	return r.runScript(ctx, s, k.all, args...)
+}
+
+// runInt runs a script whose reply is one integer.
+func (r *Redis) runInt(ctx context.Context, op string, s *luaScript, k redisKeys, args ...any) (int64, error) {
+	res, err := r.run(ctx, s, k, args...)
+	if err != nil {
+		return 0, backendErr(ctx, op, err)
+	}
+	n, ok := replyInt(res)
+	if !ok {
+		return 0, badReply(op, res)
+	}
+	return n, nil
 }
 
 // Check reports whether token holds key.
 func (r *Redis) Check(ctx context.Context, key, token string) error {
-	k := r.lockKeys(key)
-	n, err := r.run(ctx, scriptCheck, k, token)
+	op := fmt.Sprintf("check %q", key)
+	n, err := r.runInt(ctx, op, scriptCheck, r.lockKeys(key), token)
 	if err != nil {
-		return backendErr(ctx, fmt.Sprintf("check %q", key), err)
+		return err
 	}
-	if n.(int64) != 1 {
-		return fmt.Errorf("check %q: %w", key, ErrNotHeld)
+	if n != 1 {
+		return fmt.Errorf("%s: %w", op, ErrNotHeld)
 	}
 	return nil
 }
 
 // Renew extends token's lease on key to ttl from now (server time). It never
-// re-creates a lease that expired or was released: ErrNotHeld.
+// re-creates a lease that expired or was released: ErrNotHeld, saying
+// whether another holder holds the lock now.
 func (r *Redis) Renew(ctx context.Context, key, token string, ttl time.Duration) error {
+	op := fmt.Sprintf("renew %q", key)
 	if ttl < time.Millisecond {
-		return fmt.Errorf("renew %q: ttl %s is too short", key, ttl)
+		return fmt.Errorf("%s: ttl %s is too short", op, ttl)
 	}
-	k := r.lockKeys(key)
-	n, err := r.run(ctx, scriptRenew, k, token, ttl.Milliseconds())
-	if err != nil {
-		return backendErr(ctx, fmt.Sprintf("renew %q", key), err)
+	n, err := r.runInt(ctx, op, scriptRenew, r.lockKeys(key), token, ttl.Milliseconds())
+	switch {
+	case err != nil:
+		return err
+	case n == 1:
+		return nil
+	case n == -1:
+		return fmt.Errorf("%s: taken by another holder: %w", op, ErrNotHeld)
 	}
-	if n.(int64) != 1 {
-		return fmt.Errorf("renew %q: %w", key, ErrNotHeld)
-	}
-	return nil
+	return fmt.Errorf("%s: expired or released: %w", op, ErrNotHeld)
 }
 
-// Release gives up token's lease and hands the freed slot to the next
-// waiter. It returns ErrNotHeld, deleting nothing, if token does not hold key.
+// Release gives up token's lease and hands the freed capacity to the next
+// waiter. It returns ErrNotHeld, deleting nothing, if token does not hold
+// key. A lone exclusive lease this backend acquired directly is released by
+// plain commands (HDEL of its record, EXISTS of the queue), and the queue
+// served by a script only when someone waits.
 func (r *Redis) Release(ctx context.Context, key, token string) error {
 	k := r.lockKeys(key)
-	n, err := r.run(ctx, scriptRelease, k, token, k.chan_)
-	if err != nil {
-		return backendErr(ctx, fmt.Sprintf("release %q", key), err)
+	op := fmt.Sprintf("release %q", key)
+	if r.plain.take(token) {
+		return r.releasePlain(ctx, op, k, token)
 	}
-	if n.(int64) != 1 {
-		return fmt.Errorf("release %q: %w", key, ErrNotHeld)
+	n, err := r.runInt(ctx, op, scriptRelease, k, token)
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return fmt.Errorf("%s: %w", op, ErrNotHeld)
 	}
 	return nil
 }
 
-// Holders returns the live holders of key, empty when it is free.
-func (r *Redis) Holders(ctx context.Context, key string) ([]Holder, error) {
-	li, err := r.lockInfo(ctx, key)
-	return li.Holders, err
-}
-
-// Show returns key's live holders and the number of its waiters.
-// TODO(phase 1): list the queue in order.
-func (r *Redis) Show(ctx context.Context, key string) (LockInfo, error) {
-	li, err := r.lockInfo(ctx, key)
-	li.Key = key
-	return li, err
+// releasePlain releases a lease whose record is the only one of its lock
+// and is stored under its token: its presence proves it live (the holders
+// key expires when the lease ends), so HDEL is a compare-and-delete.
+func (r *Redis) releasePlain(ctx context.Context, op string, k redisKeys, token string) error {
+	var del, waiting *redis.IntCmd
+	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		del = p.HDel(ctx, k.all[0], token)
+		waiting = p.Exists(ctx, k.all[1])
+		return nil
+	})
+	if err != nil {
+		return backendErr(ctx, op, err)
+	}
+	if del.Val() != 1 {
+		return fmt.Errorf("%s: %w", op, ErrNotHeld)
+	}
+	if waiting.Val() > 0 {
+		if _, err := r.runInt(ctx, op+": serve the queue", scriptServe, k); err != nil {
+			// Released; the first waiter wakes at the lease's old end.
+			r.log.Debug("serving the queue after a release failed", "key", k.user, "error", err)
+		}
+	}
+	return nil
 }
 
 // ForceRelease removes every holder of key and serves its waiters. It
 // returns ErrNotHeld when key was not held.
 func (r *Redis) ForceRelease(ctx context.Context, key string) error {
-	k := r.lockKeys(key)
-	n, err := r.run(ctx, scriptForce, k, k.chan_)
+	op := fmt.Sprintf("force-release %q", key)
+	n, err := r.runInt(ctx, op, scriptForce, r.lockKeys(key))
 	if err != nil {
-		return backendErr(ctx, fmt.Sprintf("force-release %q", key), err)
+		return err
 	}
-	if n.(int64) == 0 {
-		return fmt.Errorf("force-release %q: %w", key, ErrNotHeld)
+	if n == 0 {
+		return fmt.Errorf("%s: %w", op, ErrNotHeld)
 	}
 	return nil
 }
 
-// parseHolders decodes "ttl|fence|since|limit|json" entries.
-func parseHolders(vals []any) []Holder {
-	hs := make([]Holder, 0, len(vals))
-	for _, v := range vals {
-		s, _ := v.(string)
-		if h, _, ok := parseHolder(s); ok {
-			hs = append(hs, h)
-		}
+// releaseOrphan releases a lease granted to a wait that had already ended
+// without leaving the queue (its leave failed): nobody else would.
+func (r *Redis) releaseOrphan(k redisKeys, token string) {
+	ctx, cancel := context.WithTimeout(context.Background(), CleanupTimeout)
+	defer cancel()
+	if _, err := r.runInt(ctx, "release an orphaned grant", scriptRelease, k, token); err != nil {
+		r.log.Debug("releasing a grant to a gone waiter failed; it expires with its ttl", "key", k.user, "error", err)
 	}
-	return hs
 }
 
-func parseHolder(s string) (Holder, int, bool) {
-	f := strings.SplitN(s, "|", 5)
-	if len(f) != 5 {
-		return Holder{}, 0, false
-	}
-	var h Holder
-	if err := jsonUnmarshal(f[4], &h); err != nil {
-		return Holder{}, 0, false
-	}
-	ttl, _ := strconv.ParseInt(f[0], 10, 64)
-	h.TTL = time.Duration(ttl) * time.Millisecond
-	h.Fence, _ = strconv.ParseInt(f[1], 10, 64)
-	since, _ := strconv.ParseInt(f[2], 10, 64)
-	h.Since = time.UnixMilli(since)
-	limit, _ := strconv.Atoi(f[3])
-	return h, limit, true
+// holderJSON caches the last holder metadata marshalled: a process acquires
+// with the same Holder again and again.
+type holderJSON struct {
+	h Holder
+	s string
 }
 
-// toInt64 reads an integer reply element.
-func toInt64(v any) int64 {
-	n, _ := v.(int64)
-	return n
+func (r *Redis) holderInfo(h Holder) (string, error) {
+	if c := r.lastInfo.Load(); c != nil && c.h == h {
+		return c.s, nil
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return "", err
+	}
+	r.lastInfo.Store(&holderJSON{h, string(b)})
+	return string(b), nil
 }
 
-var errBadReply = errors.New("unexpected reply from lock script")
+// plainTokens are the tokens of lone exclusive leases this backend acquired
+// directly (their record is stored under the token): Release may use plain
+// commands for them. Bounded: past the limit, releases use the script.
+type plainTokens struct {
+	mu sync.Mutex
+	m  map[string]struct{}
+}
+
+const plainLimit = 4096
+
+func (p *plainTokens) add(token string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = map[string]struct{}{}
+	}
+	if len(p.m) < plainLimit {
+		p.m[token] = struct{}{}
+	}
+}
+
+func (p *plainTokens) take(token string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.m[token]
+	delete(p.m, token)
+	return ok
+}
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

@@ -2,250 +2,194 @@ package lock
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 )
 
-var errClosed = errors.New("lock backend is closed")
-
-// queueTTL bounds how long an abandoned queue survives when every waiter
-// died and no one touched the lock again; live waiters refresh it.
-const queueTTL = 10 * time.Minute
-
-// acquireReply is the decoded reply of the acquire script.
+// acquireReply is the decoded reply of acquire.lua or poke.lua.
 type acquireReply struct {
 	held    bool
 	fence   int64
-	pttl    time.Duration // busy: time until the first lease ends (-1: none)
-	head    bool          // busy: this waiter is first in the queue
-	first   bool          // poke: first in line, run acquire again (same id)
-	gone    bool          // poke: the waiter is no longer queued
+	x       bool          // held: the record is the queue-granted exclusive one (field 'x')
+	pos     int           // waiting: 1 = first in line; 0 not queued; -1 queue full
+	length  int           // waiters queued (-1 unknown)
+	pttl    time.Duration // first in line: time until the first lease ends (-1 unknown)
+	gone    bool          // poke: no longer queued
+	fits    bool          // waiting: only the queue keeps it waiting
 	holders []Holder
+	info    bool // holders were read
 }
 
 // Acquire takes req.Key. It first tries once; when the lock is busy and req
-// waits, it subscribes its own channel, joins the lock's FIFO queue and sleeps
-// until a release hands it the lock (see docs/locks.md). It returns a
-// *BusyError when the lock stays busy, ctx's error when ctx ends (leaving
-// nothing behind), and an error wrapping ErrUnavailable on backend failure.
+// waits, it joins the lock's queue and sleeps until a release hands it the
+// lock (docs/locks.md, "Waiting"). It returns a *BusyError when the lock
+// stays busy or the queue is full, a *SupersededError when a newer waiter
+// of a Newest queue replaced it, ctx's error when ctx ends (leaving nothing
+// behind), and an error wrapping ErrUnavailable on backend failure or
+// refusal (a subscription refused by ACL included). Lease.Sent is the send
+// time of the request that proves the lease: the acquire call itself, or
+// for a pushed grant the last request whose reply said the waiter was still
+// waiting; a grant whose validity left is under half its TTL is confirmed
+// by one renewal first.
 func (r *Redis) Acquire(ctx context.Context, req Request) (*Lease, error) {
 	generated := req.Token == "" // nobody else knows it: nobody could retry with it
 	if err := req.Normalize(); err != nil {
 		return nil, fmt.Errorf("acquire: %w", err)
 	}
-	if err := errNotYet(req); err != nil {
-		return nil, err
-	}
 	if strings.Contains(req.Token, "|") {
 		return nil, errors.New("acquire: token contains '|'")
 	}
-	info, err := json.Marshal(req.Holder)
+	info, err := r.holderInfo(req.Holder)
 	if err != nil {
 		return nil, fmt.Errorf("acquire %q: %w", req.Key, err)
 	}
-	k := r.lockKeys(req.Key)
-	start := time.Now()
-	rep, err := r.tryAcquire(ctx, k, req, string(info), "")
+	a := &waiting{r: r, k: r.lockKeys(req.Key), req: req, info: info, generated: generated,
+		start: time.Now(), ttl: strconv.FormatInt(req.TTL.Milliseconds(), 10),
+		spec: strconv.Itoa(req.Limit) + "|" + modeLetter(req.Mode)}
+	if req.Wait > 0 {
+		a.deadline = a.start.Add(req.Wait)
+	}
+	return a.run(ctx)
+}
+
+// run makes the first attempt: queued at once when this backend is
+// subscribed to the lock's channel already, else unqueued.
+func (a *waiting) run(ctx context.Context) (*Lease, error) {
+	if a.req.Wait != 0 {
+		if w := a.r.sub.warm(a.k); w != nil {
+			a.use(w)
+		}
+	}
+	queued := a.w != nil
+	rep, sent, err := a.attempt(ctx)
 	if err != nil {
-		if generated && ctx.Err() != nil {
+		if !queued && a.generated && ctx.Err() != nil {
 			// ctx ended while the script may have run: a lease under a
 			// token no caller knows would block the key for a whole TTL.
-			r.leave(ctx, k, "", req.Token)
+			a.r.leave(ctx, a.k, "", a.req.Token)
 		}
 		return nil, err
 	}
 	if rep.held {
-		return r.lease(req, rep.fence), nil
+		return a.direct(rep, sent), nil
 	}
-	if req.Wait == 0 {
-		return nil, &BusyError{Key: req.Key, Holders: rep.holders}
+	if rep.pos == -1 {
+		return nil, &BusyError{Key: a.req.Key, Holders: rep.holders, QueueFull: true, Waiters: rep.length}
 	}
-	return r.wait(ctx, k, req, string(info), start)
+	if a.req.Wait == 0 {
+		return nil, &BusyError{Key: a.req.Key, Holders: rep.holders, Waiters: max(rep.length, 0)}
+	}
+	return a.wait(ctx, rep, sent)
 }
 
-func (r *Redis) lease(req Request, fence int64) *Lease {
-	return &Lease{Key: req.Key, Token: req.Token, Fence: fence, TTL: req.TTL, Limit: req.Limit}
+// direct returns a lease the caller's own acquire request created.
+func (a *waiting) direct(rep acquireReply, sent time.Time) *Lease {
+	if a.w != nil {
+		a.r.sub.done(a.w, a.req.Token, true)
+		a.w = nil
+	}
+	if !rep.x && a.req.Mode == Exclusive && a.req.Limit == 1 {
+		a.r.plain.add(a.req.Token)
+	}
+	return a.lease(rep.fence, sent)
 }
 
-func (r *Redis) tryAcquire(ctx context.Context, k redisKeys, req Request, info, waiter string) (acquireReply, error) {
-	res, err := r.run(ctx, scriptAcquire, k, req.Token, req.TTL.Milliseconds(), req.Limit, info,
-		waiter, k.chan_, queueTTL.Milliseconds())
+func (a *waiting) lease(fence int64, sent time.Time) *Lease {
+	return &Lease{Key: a.req.Key, Token: a.req.Token, Fence: fence, TTL: a.req.TTL, Limit: a.req.Limit,
+		Mode: a.req.Mode, Sent: sent}
+}
+
+// attempt runs acquire.lua, queueing the request when it has a channel.
+func (a *waiting) attempt(ctx context.Context) (acquireReply, time.Time, error) {
+	q := ""
+	if a.w != nil {
+		flags := ""
+		if a.generated && a.req.Queue == FIFO && a.req.OnWait == nil {
+			flags = "b"
+		}
+		q = string(a.req.Queue) + "|" + strconv.Itoa(a.req.MaxWaiters) + "|" + flags + "|" + a.entry
+	}
+	sent := time.Now()
+	res, err := a.r.run(ctx, scriptAcquire, a.k, a.req.Token, a.ttl, a.spec, q, a.info)
+	op := fmt.Sprintf("acquire %q", a.req.Key)
 	if err != nil {
-		return acquireReply{}, backendErr(ctx, fmt.Sprintf("acquire %q", req.Key), err)
+		err = backendErr(ctx, op, err)
+		if a.w != nil {
+			a.r.leave(ctx, a.k, a.entry, a.req.Token)
+			a.r.sub.done(a.w, a.req.Token, true)
+			a.w = nil
+		}
+		return acquireReply{}, sent, err
+	}
+	rep, err := decodeAcquire(op, res)
+	return rep, sent, err
+}
+
+// decodeAcquire reads fence, {1, fence[, x]}, {0, pos, len, pttl} (the
+// fast enqueue) or {0, pos, len, pttl, fits, holders...}.
+func decodeAcquire(op string, res any) (acquireReply, error) {
+	if fence, ok := res.(int64); ok && fence > 0 {
+		return acquireReply{held: true, fence: fence}, nil
 	}
 	vals, ok := res.([]any)
-	if !ok || len(vals) < 3 {
-		return acquireReply{}, fmt.Errorf("acquire %q: %w: %w", req.Key, ErrUnavailable, errBadReply)
+	if !ok || len(vals) < 2 {
+		return acquireReply{}, badReply(op, res)
 	}
-	if toInt64(vals[0]) == 1 {
-		return acquireReply{held: true, fence: toInt64(vals[1])}, nil
+	kind, ok1 := replyInt(vals[0])
+	n, ok2 := replyInt(vals[1])
+	if !ok1 || !ok2 {
+		return acquireReply{}, badReply(op, res)
 	}
-	return acquireReply{
-		pttl:    time.Duration(toInt64(vals[1])) * time.Millisecond,
-		head:    toInt64(vals[2]) == 1,
-		holders: parseHolders(vals[3:]),
-	}, nil
-}
-
-// waitState is one waiting Acquire: its channel and what to run next.
-type waitState struct {
-	r     *Redis
-	k     redisKeys
-	req   Request
-	info  string
-	w     *waitChan
-	full  bool // run the acquire script (else the cheaper poke)
-	resub bool // subscribe a fresh channel first
-}
-
-// attempt runs acquire or poke for the waiter, subscribing first if needed.
-func (s *waitState) attempt(ctx context.Context) (acquireReply, string, error) {
-	if s.resub {
-		w, err := s.r.subscribe(ctx, s.k, s.w, s.req.Token)
-		s.w = w
-		if err != nil {
-			return acquireReply{}, "", backendErr(ctx, fmt.Sprintf("acquire %q: subscribe", s.req.Key), err)
+	if kind == 1 && n > 0 {
+		rep := acquireReply{held: true, fence: n}
+		if len(vals) > 2 {
+			x, _ := replyInt(vals[2])
+			rep.x = x == 1
 		}
-		s.full, s.resub = true, false
+		return rep, nil
 	}
-	id := strings.TrimPrefix(s.w.name, s.k.chan_)
-	var rep acquireReply
-	var err error
-	if s.full {
-		rep, err = s.r.tryAcquire(ctx, s.k, s.req, s.info, id)
-	} else {
-		rep, err = s.r.poke(ctx, s.k, s.req, id)
+	_, ns, ok := replyInts(res, 4)
+	if kind != 0 || !ok {
+		return acquireReply{}, badReply(op, res)
 	}
-	if err != nil {
-		s.r.leave(ctx, s.k, id, s.req.Token)
+	rep := acquireReply{pos: int(ns[1]), length: int(ns[2]), pttl: pttlOf(ns[3])}
+	if len(vals) == 4 { // the fast enqueue
+		return rep, nil
 	}
-	return rep, id, err
+	fits, ok := replyInt(vals[4])
+	hs, _, err := parseHolders(vals[5:])
+	if !ok || fits < 0 || fits > 1 || err != nil {
+		return acquireReply{}, fmt.Errorf("%s: %w: %w: %v", op, ErrUnavailable, errBadReply, err)
+	}
+	rep.fits, rep.holders, rep.info = fits == 1, hs, true
+	return rep, nil
 }
 
-// wait queues the request and sleeps until granted, re-checking slowly
-// (pub/sub is at-most-once) and, when first in line, when the first lease
-// ends (a crashed holder's expiry).
-func (r *Redis) wait(ctx context.Context, k redisKeys, req Request, info string, start time.Time) (*Lease, error) {
-	s := &waitState{r: r, k: k, req: req, info: info, full: true, resub: true}
-	defer func() {
-		if s.w != nil {
-			r.sub.remove(s.w)
-		}
-	}()
-	var deadline <-chan time.Time
-	if req.Wait > 0 {
-		t := time.NewTimer(req.Wait - time.Since(start))
-		defer t.Stop()
-		deadline = t.C
+func pttlOf(ms int64) time.Duration {
+	if ms < 0 {
+		return -1
 	}
-	recheck := time.NewTimer(time.Hour)
-	defer recheck.Stop()
-	for {
-		rep, id, err := s.attempt(ctx)
-		switch {
-		case err != nil:
-			return nil, err
-		case rep.held:
-			return r.lease(req, rep.fence), nil
-		case rep.first: // keep the place in line: acquire under the same id
-			s.full = true
-			continue
-		case rep.gone: // served while unreachable: subscribe afresh, queue again
-			s.resub = true
-			continue
-		}
-		if s.full && req.OnWait != nil {
-			req.OnWait(rep.holders)
-		}
-		recheck.Reset(r.nextCheck(rep))
-		s.full = false
-		select {
-		case msg := <-s.w.msgs:
-			if fence, ok := parseGrant(msg); ok {
-				return r.lease(req, fence), nil
-			}
-			s.full = true // "head": first in line now
-		case <-s.w.poke:
-			s.full = true
-		case <-s.w.lost:
-			s.resub = true // the slot moved: queue again from its new owner
-		case <-recheck.C:
-			s.full = rep.head
-		case <-deadline:
-			hs := r.leave(ctx, k, id, req.Token)
-			return nil, &BusyError{Key: req.Key, Holders: hs, Waited: time.Since(start), Timeout: true}
-		case <-ctx.Done():
-			r.leave(ctx, k, id, req.Token)
-			return nil, fmt.Errorf("acquire %q: %w", req.Key, ctx.Err())
-		}
-	}
+	return time.Duration(ms) * time.Millisecond
 }
 
-// subscribe gives the waiter a fresh channel (a new waiter id), leaving the
-// queue under the old one if any.
-func (r *Redis) subscribe(ctx context.Context, k redisKeys, old *waitChan, token string) (*waitChan, error) {
-	if old != nil {
-		r.sub.remove(old)
-		r.leave(ctx, k, strings.TrimPrefix(old.name, k.chan_), token)
-	}
-	return r.sub.add(ctx, k.chan_+NewToken()[:16])
-}
-
-// poke is the slow safety re-check: a grant whose message was lost, or a
-// waiter dropped from the queue (its channel was down when served).
-func (r *Redis) poke(ctx context.Context, k redisKeys, req Request, id string) (acquireReply, error) {
-	res, err := r.run(ctx, scriptPoke, k, req.Token, id, queueTTL.Milliseconds())
-	if err != nil {
-		return acquireReply{}, backendErr(ctx, fmt.Sprintf("acquire %q", req.Key), err)
-	}
-	vals, _ := res.([]any)
-	if len(vals) == 0 {
-		return acquireReply{}, fmt.Errorf("acquire %q: %w: %w", req.Key, ErrUnavailable, errBadReply)
-	}
-	switch toInt64(vals[0]) {
-	case 1:
-		return acquireReply{held: true, fence: toInt64(vals[1])}, nil
-	case 0:
-		return acquireReply{pttl: -1}, nil
-	case 2:
-		return acquireReply{pttl: -1, first: true}, nil
-	}
-	return acquireReply{pttl: -1, gone: true}, nil
-}
-
-// nextCheck is when a waiter runs the acquire script again by itself.
-func (r *Redis) nextCheck(rep acquireReply) time.Duration {
-	d := r.recheck + time.Duration(rand.Int64N(int64(r.recheck)/5)) - r.recheck/10
-	if rep.head && rep.pttl >= 0 && rep.pttl+time.Millisecond < d {
-		d = rep.pttl + time.Millisecond
-	}
-	return d
-}
-
-func parseGrant(msg string) (int64, bool) {
-	f, _, _ := strings.Cut(msg, "|")
-	n, err := strconv.ParseInt(f, 10, 64)
-	return n, err == nil
-}
-
-// leave takes the waiter out of the queue on a context that survives ctx's
+// leave takes a waiter out of the queue on a context that survives ctx's
 // cancellation; if a grant raced with giving up, the lease is released. It
-// returns the holders at that moment (nil on error).
-func (r *Redis) leave(ctx context.Context, k redisKeys, id, token string) []Holder {
+// returns the holders at that moment (nil on error) and whether it ran.
+func (r *Redis) leave(ctx context.Context, k redisKeys, entry, token string) ([]Holder, bool) {
 	cctx, cancel := CleanupContext(ctx)
 	defer cancel()
-	res, err := r.run(cctx, scriptLeave, k, id, token, k.chan_)
+	res, err := r.run(cctx, scriptLeave, k, entry, token)
 	if err != nil {
 		r.log.Debug("leaving a lock queue failed; the entry is dropped when next served", "key", k.user, "error", err)
-		return nil
+		return nil, false
 	}
 	vals, _ := res.([]any)
-	return parseHolders(vals)
+	hs, _, err := parseHolders(vals)
+	if err != nil {
+		r.log.Debug("leaving a lock queue: unreadable holders", "key", k.user, "error", err)
+	}
+	return hs, true
 }
-
-func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

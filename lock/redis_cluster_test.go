@@ -27,7 +27,7 @@ func TestRedis_cluster(t *testing.T) {
 		l.Close()
 		clients[l].Close()
 	}
-	locktest.Run(t, newLocker, locktest.Capabilities{TTL: true, FIFO: true, Kill: kill})
+	locktest.Run(t, newLocker, locktest.Capabilities{TTL: true, FIFO: true, Modes: true, Newest: true, QueueLimit: true, Positions: true, Kill: kill})
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
 	defer c.Close()
 	ctx := context.Background()
@@ -37,8 +37,8 @@ func TestRedis_cluster(t *testing.T) {
 			t.Fatalf("acquire %q on a cluster: %v", key, err)
 		}
 		enc := lock.EncodeKey(key)
-		slot := c.ClusterKeySlot(ctx, "lockstep:{"+enc+"}:holders").Val()
-		for _, suffix := range []string{"fence", "queue", "waiters"} {
+		slot := c.ClusterKeySlot(ctx, "lockstep:{"+enc+"}:h").Val()
+		for _, suffix := range []string{"q", "w:0123456789abcdef"} {
 			if s := c.ClusterKeySlot(ctx, "lockstep:{"+enc+"}:"+suffix).Val(); s != slot {
 				t.Fatalf("key %q: %s in slot %d, holders in %d", key, suffix, s, slot)
 			}

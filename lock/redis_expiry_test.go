@@ -15,22 +15,25 @@ import (
 )
 
 // The release fast path trusts a lone holder record whose key is still there
-// (no TIME), which is sound only while the :holders key expires exactly 1 ms
+// (no TIME), which is sound only while the holders key expires exactly 1 ms
 // before the last lease's deadline. These tests pin that invariant on every
 // path that changes the last deadline.
 
-const holdersKey = "lockstep:{sem}:holders"
+const holdersKey = "lockstep:{sem}:h"
 
 // lastDeadline returns the largest deadline among the records of holdersKey,
 // 0 when there are none.
 func lastDeadline(t *testing.T, c *redis.Client) int64 {
 	t.Helper()
-	vals, err := c.HVals(context.Background(), holdersKey).Result()
+	vals, err := c.HGetAll(context.Background(), holdersKey).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var last int64
-	for _, v := range vals {
+	for field, v := range vals {
+		if field == "f" {
+			continue
+		}
 		d, err := strconv.ParseInt(strings.SplitN(v, "|", 2)[0], 10, 64)
 		if err != nil {
 			t.Fatalf("record %q: %v", v, err)

@@ -41,10 +41,10 @@ func scanOne(ctx context.Context, c redis.Cmdable, pattern string) ([]string, er
 }
 
 // List returns every held lock whose user key starts with prefix, sorted by
-// key. It scans the key space (SCAN, never KEYS).
+// key, with its waiters counted. It scans the key space (SCAN, never KEYS).
 func (r *Redis) List(ctx context.Context, prefix string) ([]LockInfo, error) {
 	start := len(r.prefix) + 1
-	keys, err := r.scan(ctx, globEscape(r.prefix)+"{"+EncodeKey(prefix)+"*}:holders")
+	keys, err := r.scan(ctx, globEscape(r.prefix)+"{"+EncodeKey(prefix)+"*}:h")
 	if err != nil {
 		return nil, backendErr(ctx, "list locks", err)
 	}
@@ -54,7 +54,7 @@ func (r *Redis) List(ctx context.Context, prefix string) ([]LockInfo, error) {
 		if !ok || !strings.HasPrefix(key, prefix) {
 			continue
 		}
-		li, err := r.lockInfo(ctx, key)
+		li, err := r.lockInfo(ctx, key, false)
 		if err != nil {
 			return nil, err
 		}
@@ -66,19 +66,46 @@ func (r *Redis) List(ctx context.Context, prefix string) ([]LockInfo, error) {
 	return out, nil
 }
 
-func (r *Redis) lockInfo(ctx context.Context, key string) (LockInfo, error) {
-	res, err := r.run(ctx, scriptHolders, r.lockKeys(key))
-	if err != nil {
-		return LockInfo{}, backendErr(ctx, fmt.Sprintf("holders of %q", key), err)
+// Show returns key's live holders and its queue in order, each waiter with
+// its holder metadata (Since is when it queued, by its own clock).
+func (r *Redis) Show(ctx context.Context, key string) (LockInfo, error) {
+	return r.lockInfo(ctx, key, true)
+}
+
+// lockInfo runs show.lua: {waiters, n, n holders..., queue entries...}.
+func (r *Redis) lockInfo(ctx context.Context, key string, queue bool) (LockInfo, error) {
+	op := fmt.Sprintf("show %q", key)
+	flag := ""
+	if queue {
+		flag = "q"
 	}
-	vals := res.([]any)
-	li := LockInfo{Key: key, Waiters: int(toInt64(vals[0])), Holders: []Holder{}}
-	for _, v := range vals[1:] {
-		s, _ := v.(string)
-		if h, limit, ok := parseHolder(s); ok {
-			li.Holders = append(li.Holders, h)
-			li.Limit = max(li.Limit, limit)
+	res, err := r.run(ctx, scriptShow, r.lockKeys(key), flag)
+	if err != nil {
+		return LockInfo{Key: key}, backendErr(ctx, op, err)
+	}
+	vals, n, ok := replyInts(res, 2)
+	if !ok || int64(len(vals)) < 2+n[1] || n[1] < 0 {
+		return LockInfo{Key: key}, badReply(op, res)
+	}
+	li := LockInfo{Key: key, Waiters: int(n[0])}
+	hs, limit, err := parseHolders(vals[2 : 2+n[1]])
+	if err != nil {
+		return LockInfo{Key: key}, fmt.Errorf("%s: %w: %w: %w", op, ErrUnavailable, errBadReply, err)
+	}
+	li.Holders, li.Limit = hs, limit
+	if len(hs) > 0 {
+		li.Mode = hs[0].Mode
+	}
+	for i, v := range vals[2+n[1]:] {
+		s, ok := v.(string)
+		if !ok {
+			return LockInfo{Key: key}, badReply(op, res)
 		}
+		w, err := parseWaiter(s, i+1)
+		if err != nil {
+			return LockInfo{Key: key}, fmt.Errorf("%s: %w: %w: %w", op, ErrUnavailable, errBadReply, err)
+		}
+		li.Queue = append(li.Queue, w)
 	}
 	return li, nil
 }
@@ -98,35 +125,45 @@ func (r *Redis) MarkOnce(ctx context.Context, rec OnceRecord, ttl time.Duration)
 	if ttl > 0 {
 		ms = max(ms, 1) // a sub-millisecond ttl is not "forever"
 	}
-	err = scriptOnce.Run(ctx, r.client, []string{r.onceKey(rec.Key)}, string(b), ms).Err()
+	err = r.runOnce(ctx, scriptOnce, rec.Key, string(b), ms)
 	return backendErr(ctx, fmt.Sprintf("mark once %q", rec.Key), err)
 }
 
 // Once returns the done-marker for key, or nil and no error when unset.
 func (r *Redis) Once(ctx context.Context, key string) (*OnceRecord, error) {
-	res, err := scriptOnceGet.Run(ctx, r.client, []string{r.onceKey(key)}).Result()
+	op := fmt.Sprintf("once %q", key)
+	res, err := r.runScript(ctx, scriptOnceGet, []string{r.onceKey(key)})
 	if err == redis.Nil {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, backendErr(ctx, fmt.Sprintf("once %q", key), err)
+		return nil, backendErr(ctx, op, err)
 	}
-	vals, _ := res.([]any)
-	if len(vals) != 2 {
-		return nil, nil
+	vals, ok := res.([]any)
+	if !ok || len(vals) != 2 {
+		return nil, badReply(op, res)
 	}
-	s, _ := vals[0].(string)
+	s, ok := vals[0].(string)
+	pttl, ok2 := replyInt(vals[1])
+	if !ok || !ok2 {
+		return nil, badReply(op, res)
+	}
 	at, js, _ := strings.Cut(s, "|")
 	var rec OnceRecord
 	if err := json.Unmarshal([]byte(js), &rec); err != nil {
-		return nil, fmt.Errorf("once %q: bad marker: %w", key, err)
+		return nil, fmt.Errorf("%s: bad marker: %w", op, err)
 	}
 	ms, _ := strconv.ParseInt(at, 10, 64)
 	rec.Key, rec.At = key, time.UnixMilli(ms)
-	if pttl := toInt64(vals[1]); pttl > 0 {
+	if pttl > 0 {
 		rec.TTL = time.Duration(pttl) * time.Millisecond
 	}
 	return &rec, nil
+}
+
+func (r *Redis) runOnce(ctx context.Context, s *luaScript, key string, args ...any) error {
+	_, err := r.runScript(ctx, s, []string{r.onceKey(key)}, args...)
+	return err
 }
 
 // ListOnce returns every done-marker whose key starts with prefix, by key.

@@ -2,6 +2,8 @@ package lock
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -9,130 +11,306 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// subscriber holds the backend's sharded pub/sub connections: one for a
-// single server or Sentinel, one per Cluster master that owns a waiter's
-// channel (a channel shares its lock's hash tag, hence its slot, so the
-// SPUBLISH in the lock's scripts counts every receiver). Each waiter
-// subscribes its own channel while it waits; a waiter holds no pooled
-// connection, so renewals and releases never queue behind waiters.
+// The subscriber holds the backend's sharded pub/sub connections and routes
+// what arrives to the waiting Acquires. Each backend has one channel per lock
+// it waits on, P{E}:w:<backend id>, in the lock's hash tag (so SPUBLISH in
+// the lock's scripts counts every receiver, Cluster included); a message
+// names the wait it is for. A channel stays subscribed for a while after its
+// last wait ends (linger), so that a process that waits on a lock again and
+// again subscribes once; idle channels go with their connection, closed
+// when none of its channels is in use (no SUNSUBSCRIBE needed). Waiters hold no pooled connection, so renewals and
+// releases never queue behind them.
+//
+// Connections: one for a single server or Sentinel; on a Cluster one per
+// lock (a multi-channel SSUBSCRIBE, as a reconnect sends, must stay in one
+// slot). An idle connection is pinged every healthCheck; when no reply
+// comes within pingTimeout it is replaced and every channel subscribed
+// anew, and a resubscribed channel's waits re-check at once (pub/sub is
+// at-most-once: a grant sent while the connection was down is found so).
+const (
+	healthCheck = 20 * time.Second
+	pingTimeout = 5 * time.Second
+	linger      = 30 * time.Second
+)
+
 type subscriber struct {
-	client redis.UniversalClient
-	log    hclog.Logger
+	client   redis.UniversalClient
+	log      hclog.Logger
+	bid      string // this backend's id in channel names and queue entries
+	orphaned func(k redisKeys, token string)
 
-	mu      sync.Mutex
-	conns   map[string]*redis.PubSub // by node address ("" when not a Cluster)
-	waiters map[string]*waitChan     // by channel
-	closed  bool
+	mu     sync.Mutex
+	conns  map[string]*subConn
+	chans  map[string]*subChan
+	closed bool
 }
 
-// waitChan receives what arrives on one waiter's channel.
+// subChan is one subscribed channel.
+type subChan struct {
+	name    string
+	k       redisKeys
+	conn    *subConn
+	ready   chan struct{} // closed once confirmed or failed
+	err     error         // why it failed (set before ready closes)
+	ok      bool          // confirmed
+	dead    bool          // dropped: waits must subscribe afresh
+	expired bool          // no wait for a whole linger: dropped with its connection
+	waits   map[string]*waitChan
+	gone    map[string]string // wid -> token of waits that ended without leaving the queue
+	idle    *time.Timer
+}
+
+// waitChan is one waiting Acquire's view of its channel.
 type waitChan struct {
-	name  string
-	ps    *redis.PubSub
-	ready chan struct{} // closed when the subscription is confirmed
-	msgs  chan string   // grants and "head" notices (buffered)
-	poke  chan struct{} // resubscribed after a reconnect: re-check now
-	lost  chan struct{} // the server dropped the subscription (slot moved)
-	once  sync.Once
+	wid   string
+	ch    *subChan
+	final chan string   // a grant or a supersede (one at most)
+	head  chan string   // "first in line" notices, latest wins
+	poke  chan struct{} // resubscribed: re-check now
+	fail  chan error    // the subscription failed or was dropped
 }
 
-// healthCheck is how often an idle subscriber connection is pinged (once
-// per connection, not per waiter) to find a dead connection and resubscribe.
-const healthCheck = 10 * time.Second
-
-func newSubscriber(c redis.UniversalClient, log hclog.Logger) *subscriber {
-	return &subscriber{client: c, log: log, conns: map[string]*redis.PubSub{}, waiters: map[string]*waitChan{}}
+func newSubscriber(c redis.UniversalClient, log hclog.Logger, orphaned func(redisKeys, string)) *subscriber {
+	return &subscriber{client: c, log: log, bid: NewToken()[:16], orphaned: orphaned,
+		conns: map[string]*subConn{}, chans: map[string]*subChan{}}
 }
 
-// conn returns the pub/sub connection for channel name, creating it.
-func (s *subscriber) conn(ctx context.Context, name string) (*redis.PubSub, error) {
-	var node redis.UniversalClient = s.client
-	addr := ""
-	if cc, ok := s.client.(*redis.ClusterClient); ok {
-		n, err := cc.MasterForKey(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		node, addr = n, n.Options().Addr
-	}
+func (s *subscriber) channel(k redisKeys) string { return k.chanBase + s.bid }
+
+// warm registers a new wait on k's channel when it is subscribed already,
+// so that the first attempt can queue at once; nil otherwise.
+func (s *subscriber) warm(k redisKeys) *waitChan {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errClosed
+	ch := s.chans[s.channel(k)]
+	if ch == nil || !ch.ok || ch.dead || s.closed {
+		return nil
 	}
-	ps, ok := s.conns[addr]
-	if !ok {
-		ps = node.SSubscribe(context.WithoutCancel(ctx))
-		s.conns[addr] = ps
-		go s.dispatch(ps.ChannelWithSubscriptions(redis.WithChannelSize(256),
-			redis.WithChannelHealthCheckInterval(healthCheck)))
-	}
-	return ps, nil
+	return ch.register()
 }
 
-// add subscribes name and waits for the server's confirmation, so that a
-// grant published after add returns reaches the waiter.
-func (s *subscriber) add(ctx context.Context, name string) (*waitChan, error) {
-	ps, err := s.conn(ctx, name)
+// join subscribes k's channel if needed, waits for the server's
+// confirmation (so that a grant published afterwards arrives) and registers
+// a new wait. A refused subscription (ACL, an old server) returns the
+// server's error at once.
+func (s *subscriber) join(ctx context.Context, k redisKeys) (*waitChan, error) {
+	ch, err := s.chanFor(ctx, k)
 	if err != nil {
 		return nil, err
 	}
-	w := &waitChan{name: name, ps: ps, ready: make(chan struct{}), msgs: make(chan string, 4),
-		poke: make(chan struct{}, 1), lost: make(chan struct{}, 1)}
-	s.mu.Lock()
-	s.waiters[name] = w
-	s.mu.Unlock()
-	if err := ps.SSubscribe(ctx, name); err != nil {
-		s.remove(w)
-		return nil, err
-	}
 	select {
-	case <-w.ready:
-		return w, nil
+	case <-ch.ready:
 	case <-ctx.Done():
-		s.remove(w)
 		return nil, ctx.Err()
 	}
-}
-
-// remove unsubscribes the waiter's channel, off the caller's path.
-func (s *subscriber) remove(w *waitChan) {
 	s.mu.Lock()
-	delete(s.waiters, w.name)
-	s.mu.Unlock()
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = w.ps.SUnsubscribe(ctx, w.name) // a dead connection forgets it anyway
-		cancel()
-	}()
+	defer s.mu.Unlock()
+	if ch.err != nil {
+		return nil, ch.err
+	}
+	if s.closed {
+		return nil, errClosed
+	}
+	return ch.register(), nil
 }
 
-func (s *subscriber) dispatch(ch <-chan any) {
-	for m := range ch {
-		switch m := m.(type) {
-		case *redis.Subscription:
-			w := s.lookup(m.Channel)
-			if w == nil {
-				continue
-			}
-			switch m.Kind {
-			case "ssubscribe":
-				first := false
-				w.once.Do(func() { close(w.ready); first = true })
-				if !first { // resubscribed after a reconnect: grants may be lost
-					signal(w.poke)
-				}
-			case "sunsubscribe": // not ours (we forget a waiter first): the slot moved
-				signal(w.lost)
-			}
-		case *redis.Message:
-			if w := s.lookup(m.Channel); w != nil {
-				select {
-				case w.msgs <- m.Payload:
-				default:
-				}
+// chanFor returns k's channel state, sending SSUBSCRIBE when it is new.
+func (s *subscriber) chanFor(ctx context.Context, k redisKeys) (*subChan, error) {
+	name := s.channel(k)
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, errClosed
+		}
+		if ch := s.chans[name]; ch != nil && !ch.dead && ch.err == nil {
+			s.mu.Unlock()
+			return ch, nil
+		}
+		s.mu.Unlock()
+		conn, err := s.connFor(ctx, k, name)
+		if err != nil {
+			return nil, err
+		}
+		ch, fresh := s.newChan(k, name, conn)
+		if !fresh {
+			return ch, nil // subscribed meanwhile
+		}
+		err = conn.subscribe(ctx, ch)
+		if err == errConnGone {
+			s.forgetChan(ch) // its connection went idle and closed meanwhile: take a new one
+			continue
+		}
+		if err != nil {
+			s.fail(ch, err)
+			return nil, err
+		}
+		return ch, nil
+	}
+}
+
+// newChan records a channel about to be subscribed on conn, unless one for
+// name appeared meanwhile (then it returns that one and false).
+func (s *subscriber) newChan(k redisKeys, name string, conn *subConn) (*subChan, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ch := s.chans[name]; ch != nil && !ch.dead && ch.err == nil {
+		return ch, false
+	}
+	ch := &subChan{name: name, k: k, conn: conn, ready: make(chan struct{}), waits: map[string]*waitChan{}, gone: map[string]string{}}
+	s.chans[name] = ch
+	return ch, true
+}
+
+func (s *subscriber) forgetChan(ch *subChan) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.chans[ch.name] == ch {
+		delete(s.chans, ch.name)
+	}
+}
+
+func (ch *subChan) register() *waitChan {
+	w := &waitChan{wid: NewToken()[:12], ch: ch, final: make(chan string, 1), head: make(chan string, 1),
+		poke: make(chan struct{}, 1), fail: make(chan error, 1)}
+	ch.waits[w.wid] = w
+	ch.expired = false
+	if ch.idle != nil {
+		ch.idle.Stop()
+		ch.idle = nil
+	}
+	return w
+}
+
+// done ends a wait. left says whether its queue entry is known gone (it
+// left, was granted or superseded); if not, a grant that still arrives for
+// it is released. The channel is unsubscribed after linger without waits.
+func (s *subscriber) done(w *waitChan, token string, left bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := w.ch
+	delete(ch.waits, w.wid)
+	if !left {
+		ch.gone[w.wid] = token
+	}
+	if len(ch.waits) > 0 || ch.dead || s.closed || ch.idle != nil {
+		return
+	}
+	ch.idle = time.AfterFunc(linger, func() { s.unsubscribe(ch) })
+}
+
+// unsubscribe ends a channel's linger. It stays subscribed (costing the
+// server nothing) while another channel of its connection is in use; when
+// none is, the connection is closed, which drops every subscription on it
+// without a command.
+func (s *subscriber) unsubscribe(ch *subChan) {
+	s.mu.Lock()
+	if len(ch.waits) > 0 || ch.dead || s.chans[ch.name] != ch {
+		s.mu.Unlock()
+		return
+	}
+	ch.idle, ch.expired = nil, true
+	c := ch.conn
+	var expired []*subChan
+	inUse := false
+	for _, other := range s.chans {
+		if other.conn == c {
+			inUse = inUse || !other.expired
+			if other.expired {
+				expired = append(expired, other)
 			}
 		}
+	}
+	if inUse && len(expired) < maxExpired {
+		s.mu.Unlock()
+		return
+	}
+	names := make([]string, 0, len(expired))
+	for _, other := range expired {
+		other.dead = true
+		delete(s.chans, other.name)
+		names = append(names, other.name)
+	}
+	if !inUse && s.conns[c.key] == c {
+		delete(s.conns, c.key)
+	}
+	s.mu.Unlock()
+	if !inUse {
+		c.close()
+		return
+	}
+	c.forget(names) // a busy connection collected many idle channels: one SUNSUBSCRIBE
+}
+
+// maxExpired bounds the idle channels a busy connection keeps.
+const maxExpired = 256
+
+// fail ends a channel: its waits learn err (nil: dropped by the server, or
+// unsubscribed; they subscribe afresh).
+func (s *subscriber) fail(ch *subChan, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ch.dead {
+		return
+	}
+	ch.dead, ch.err = true, err
+	if !ch.ok {
+		close(ch.ready)
+	}
+	if s.chans[ch.name] == ch {
+		delete(s.chans, ch.name)
+	}
+	for _, w := range ch.waits {
+		select {
+		case w.fail <- err:
+		default:
+		}
+	}
+}
+
+// deliver routes a message "kind|wid|rest" to its wait.
+func (s *subscriber) deliver(channel, payload string) {
+	kind, rest, _ := strings.Cut(payload, "|")
+	wid, _, _ := strings.Cut(rest, "|")
+	s.mu.Lock()
+	ch := s.chans[channel]
+	if ch == nil {
+		s.mu.Unlock()
+		return
+	}
+	w := ch.waits[wid]
+	token, orphan := ch.gone[wid]
+	k := ch.k
+	s.mu.Unlock()
+	switch {
+	case w == nil && orphan && kind == "g":
+		go s.orphaned(k, token)
+	case w == nil:
+	case kind == "h":
+		select { // latest wins
+		case <-w.head:
+		default:
+		}
+		w.head <- payload
+	case kind == "g", kind == "s":
+		select {
+		case w.final <- payload:
+		default:
+		}
+	}
+}
+
+// resubscribed pokes every wait of a channel the server confirmed again.
+func (s *subscriber) confirmed(ch *subChan) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !ch.ok {
+		ch.ok = true
+		close(ch.ready)
+		return
+	}
+	for _, w := range ch.waits {
+		signal(w.poke)
 	}
 }
 
@@ -143,22 +321,24 @@ func signal(c chan struct{}) {
 	}
 }
 
-func (s *subscriber) lookup(name string) *waitChan {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.waiters[name]
-}
-
 func (s *subscriber) close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.closed = true
+	conns := s.conns
+	s.conns = map[string]*subConn{}
+	chans := s.chans
+	s.chans = map[string]*subChan{}
+	s.mu.Unlock()
+	for _, ch := range chans {
+		s.fail(ch, errClosed)
+	}
 	var err error
-	for addr, ps := range s.conns {
-		if e := ps.Close(); e != nil && err == nil {
+	for _, c := range conns {
+		if e := c.close(); e != nil && err == nil {
 			err = e
 		}
-		delete(s.conns, addr)
 	}
 	return err
 }
+
+var errClosed = errors.New("lock backend is closed")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -52,14 +53,17 @@ func (rl *redisLockers) Kill(t *testing.T, l lock.Locker) {
 
 func TestRedis_conformance(t *testing.T) {
 	rl := newRedisLockers(t)
-	locktest.Run(t, rl.New, locktest.Capabilities{TTL: true, FIFO: true, Kill: rl.Kill})
+	locktest.Run(t, rl.New, locktest.Capabilities{TTL: true, FIFO: true, Modes: true, Newest: true, QueueLimit: true, Positions: true, Kill: rl.Kill})
 	keys := redisClient(t, rl.srv).Keys(context.Background(), "*").Val()
 	for _, k := range keys {
 		if !strings.HasPrefix(k, "test:") {
 			t.Errorf("key %q written without the prefix", k)
 		}
-		if strings.HasSuffix(k, ":queue") || strings.HasSuffix(k, ":waiters") {
+		if strings.HasSuffix(k, ":q") {
 			t.Errorf("waiting left %q behind", k)
+		}
+		if d := redisClient(t, rl.srv).PTTL(context.Background(), k).Val(); !strings.Contains(k, "once:") && d < 0 {
+			t.Errorf("lock key %q has no expiry: it would stay forever", k)
 		}
 	}
 	t.Logf("%d keys after the suite, all prefixed", len(keys))
@@ -135,22 +139,22 @@ func TestRedis_ambiguousAcquire(t *testing.T) {
 		t.Fatalf("acquire with a lost reply: %v, want ErrUnavailable", err)
 	}
 	drop.Store(false)
-	if hs, _ := l.Holders(ctx, "amb"); len(hs) != 1 {
+	if hs, _ := lock.HoldersOf(ctx, l, "amb"); len(hs) != 1 {
 		t.Fatalf("the lost acquire did not run on the server (holders %d): the test proves nothing", len(hs))
 	}
 	retry, err := l.Acquire(ctx, lock.Request{Key: "amb", Token: token, TTL: time.Minute})
-	fence, _ := c.Get(ctx, "lockstep:{amb}:fence").Int64()
+	fence, _ := c.HGet(ctx, "lockstep:{amb}:h", "f").Int64()
 	if err != nil || retry.Fence != fence {
 		t.Fatalf("retry after a lost reply: %+v, %v; want the same lease (fence %d)", retry, err, fence)
 	}
-	if hs, _ := l.Holders(ctx, "amb"); len(hs) != 1 {
+	if hs, _ := lock.HoldersOf(ctx, l, "amb"); len(hs) != 1 {
 		t.Fatalf("holders after the retry: %d, want 1", len(hs))
 	}
 	if err := l.Release(ctx, "amb", token); err != nil {
 		t.Fatal(err)
 	}
-	if n := c.Exists(ctx, "lockstep:{amb}:holders").Val(); n != 0 {
-		t.Fatalf("orphaned keys after release: %d", n)
+	if fields := c.HKeys(ctx, "lockstep:{amb}:h").Val(); len(fields) > 1 || len(fields) == 1 && fields[0] != "f" {
+		t.Fatalf("orphaned lease records after release: %v", fields)
 	}
 }
 
@@ -163,12 +167,11 @@ func TestRedis_keyLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"p:{deploy/%7Bprod%7D}:holders", "p:{deploy/%7Bprod%7D}:fence"} {
-		if c.Exists(ctx, k).Val() != 1 {
-			t.Errorf("key %q missing", k)
-		}
+	h := c.HGetAll(ctx, "p:{deploy/%7Bprod%7D}:h").Val()
+	if h[lease.Token] == "" || h["f"] != strconv.FormatInt(lease.Fence, 10) {
+		t.Errorf("holders hash %v: want the lease under its token and the fence %d", h, lease.Fence)
 	}
-	if pttl := c.PTTL(ctx, "p:{deploy/%7Bprod%7D}:holders").Val(); pttl <= 0 || pttl > time.Minute {
+	if pttl := c.PTTL(ctx, "p:{deploy/%7Bprod%7D}:h").Val(); pttl <= 0 || pttl > time.Minute {
 		t.Errorf("holders pttl %s, want a server-side expiry within the ttl", pttl)
 	}
 	l.Release(ctx, lease.Key, lease.Token)
@@ -282,10 +285,10 @@ func TestRedis_cancelledAcquireLeavesNoLease(t *testing.T) {
 	if _, err := l.Acquire(ctx, lock.Request{Key: "c", TTL: time.Minute}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("acquire cancelled mid-call: %v, want context.Canceled", err)
 	}
-	if n, _ := c.Get(context.Background(), "lockstep:{c}:fence").Int64(); n == 0 {
+	if n, _ := c.HGet(context.Background(), "lockstep:{c}:h", "f").Int64(); n == 0 {
 		t.Fatal("the cancelled acquire did not run on the server: the test proves nothing")
 	}
-	if hs, err := l.Holders(context.Background(), "c"); err != nil || len(hs) != 0 {
+	if hs, err := lock.HoldersOf(context.Background(), l, "c"); err != nil || len(hs) != 0 {
 		t.Fatalf("holders after a cancelled acquire: %+v, %v; want none", hs, err)
 	}
 }

@@ -102,6 +102,9 @@ func (r *Runner) runProcess(ctx context.Context, in *instance, argv []string, sp
 		// Cancelled while the locks were taken or the checks ran: start nothing.
 		return -1, ReasonInterrupted, fmt.Errorf("interrupted")
 	}
+	if reason, err := r.confirmHeld(ctx, held); err != nil {
+		return -1, reason, err
+	}
 	stdout := &lineWriter{capture: capture, emit: r.outputFunc(in.addr, "stdout")}
 	stderr := &lineWriter{emit: r.outputFunc(in.addr, "stderr")}
 	p, err := supervise.Start(supervise.Spec{Argv: argv, Dir: spec.Dir, Env: r.stepEnv(in, spec, held),

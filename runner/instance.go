@@ -191,17 +191,19 @@ func (r *Runner) releaseAll(ctx context.Context, in *instance, held []*heldLock)
 	if len(held) == 0 {
 		return
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-	defer cancel()
 	var wg sync.WaitGroup
 	for _, h := range held {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			h.keeper.Stop()
+			// A lease the keeper lost gets a short bound: its release would
+			// only wait on a dead link.
+			rctx, cancel := h.keeper.ReleaseContext(ctx)
+			defer cancel()
 			if err := r.opts.Locker.Release(rctx, h.lease.Key, h.lease.Token); err != nil {
 				// After a loss the lock is already gone: nothing to warn about.
-				if errors.Is(err, lock.ErrNotHeld) {
+				if errors.Is(err, lock.ErrNotHeld) || h.keeper.Err() != nil {
 					r.log.Debug("lock was no longer held at release", "step", in.addr, "lock", r.keyText(h.spec))
 					return
 				}
@@ -212,6 +214,23 @@ func (r *Runner) releaseAll(ctx context.Context, in *instance, held []*heldLock)
 		}()
 	}
 	wg.Wait()
+}
+
+// confirmHeld confirms every held lease right before a command starts
+// (lock.Keeper.Confirm: at least a third of its TTL left, else one timed
+// renewal), so that a command never starts on a grant that a pause or a slow
+// link made void. A lease found gone is a lost lock.
+func (r *Runner) confirmHeld(ctx context.Context, held []*heldLock) (Reason, error) {
+	for _, h := range held {
+		if err := h.keeper.Confirm(ctx, h.lease.TTL/3); err != nil {
+			err = fmt.Errorf("lock %q not confirmed before the command: %w", r.keyText(h.spec), err)
+			if errors.Is(err, lock.ErrNotHeld) {
+				return ReasonLockLost, err
+			}
+			return ReasonUnavailable, err
+		}
+	}
+	return ReasonNone, nil
 }
 
 // lostWatch closes ch when any lease of a step is lost.

@@ -48,7 +48,7 @@ step "long" {
 			t.Fatalf("outcome %v, want interrupted", res.Outcome)
 		}
 		took := time.Since(at)
-		hs, err := locker.Holders(context.Background(), "interrupt/long")
+		hs, err := lock.HoldersOf(context.Background(), locker, "interrupt/long")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -112,7 +112,7 @@ func TestSafety_longStepRenewal(t *testing.T) {
 // the backend names one, else the first live key.
 func leaseKey(keys []string) string {
 	for _, k := range keys {
-		if strings.HasSuffix(k, ":holders") {
+		if strings.HasSuffix(k, ":h") {
 			return k
 		}
 	}

@@ -164,10 +164,17 @@ func holderToken(t *testing.T, a *redis.Client) string {
 	var token string
 	waitCond(t, 30*time.Second, "a lease to appear", func() bool {
 		for _, k := range liveLockKeys(t, a) {
-			if strings.HasSuffix(k, ":holders") {
-				if m, err := a.HKeys(ctx, k).Result(); err == nil && len(m) > 0 {
-					token = m[0]
-					return true
+			if strings.HasSuffix(k, ":h") {
+				m, err := a.HGetAll(ctx, k).Result()
+				for field, rec := range m {
+					if err != nil || field == "f" {
+						continue
+					}
+					// "deadline|fence|limit|mode|token|json"
+					if f := strings.SplitN(rec, "|", 6); len(f) == 6 {
+						token = f[4]
+						return true
+					}
 				}
 			}
 		}

@@ -260,8 +260,9 @@ func adminClient(t *testing.T, addr string) *redis.Client {
 	return c
 }
 
-// liveLockKeys lists the lockstep keys that carry a TTL (leases, queues),
-// leaving out the durable fence counters.
+// liveLockKeys lists the lockstep keys that hold a lease or a queue: keys
+// with a TTL, leaving out a holders hash that keeps only the fence ("f")
+// after its last lease was released.
 func liveLockKeys(t *testing.T, a *redis.Client) []string {
 	t.Helper()
 	ctx := context.Background()
@@ -271,9 +272,15 @@ func liveLockKeys(t *testing.T, a *redis.Client) []string {
 	}
 	var live []string
 	for _, k := range keys {
-		if d, err := a.PTTL(ctx, k).Result(); err == nil && d > 0 {
-			live = append(live, k)
+		if d, err := a.PTTL(ctx, k).Result(); err != nil || d <= 0 {
+			continue
 		}
+		if strings.HasSuffix(k, ":h") {
+			if fields, err := a.HKeys(ctx, k).Result(); err == nil && len(fields) == 1 && fields[0] == "f" {
+				continue
+			}
+		}
+		live = append(live, k)
 	}
 	return live
 }

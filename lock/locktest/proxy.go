@@ -55,6 +55,16 @@ func (p *Proxy) Latency(d time.Duration) {
 	p.add("latency", "downstream", fmt.Sprintf(`{"latency":%d}`, d.Milliseconds()))
 }
 
+// OneWayLatency delays the traffic by d in each direction: a request
+// reaches Redis d late and its reply comes back d later still (a round trip
+// takes 2d longer).
+func (p *Proxy) OneWayLatency(d time.Duration) {
+	p.tb.Helper()
+	attrs := fmt.Sprintf(`{"latency":%d}`, d.Milliseconds())
+	p.add("latency", "upstream", attrs)
+	p.add("latency", "downstream", attrs)
+}
+
 // Blackhole stops forwarding in both directions: connections stay open (and
 // new ones are accepted) but every byte is dropped, as in a network partition
 // that sends no resets.

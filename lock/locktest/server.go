@@ -198,22 +198,32 @@ func FreePort(tb TB) int {
 }
 
 // Refusing users of a server after Restrict: the default user needs
-// RestrictedPassword, and ReaderUser (password ReaderPassword) may connect and
-// read but not run scripts.
+// RestrictedPassword; ReaderUser (password ReaderPassword) may connect and
+// read but not run scripts; NoSubUser (NoSubPassword) may do everything a
+// lock holder does but SSUBSCRIBE, so it can hold locks but not wait for
+// one; NoChanUser (NoChanPassword) may run SSUBSCRIBE but has no channel
+// permission (it may publish from scripts only to channels it may access:
+// none), so it too cannot wait.
 const (
 	RestrictedPassword = "s3cret-pass"
 	ReaderUser         = "reader"
 	ReaderPassword     = "reader-pass"
+	NoSubUser          = "nosub"
+	NoSubPassword      = "nosub-pass"
+	NoChanUser         = "nochan"
+	NoChanPassword     = "nochan-pass"
 )
 
-// Restrict makes the server refuse anonymous clients and adds a user without
-// script permission, for tests of refusals (authentication, ACL). It is set
-// after start because the server's own PING check has no password; Do keeps
+// Restrict makes the server refuse anonymous clients and adds the refusing
+// users above, for tests of refusals (authentication, ACL). It is set after
+// start because the server's own PING check has no password; Do keeps
 // working only for commands sent before it.
 func (s *Server) Restrict() {
 	s.tb.Helper()
 	for _, cmd := range [][]string{
 		{"ACL", "SETUSER", ReaderUser, "on", ">" + ReaderPassword, "~*", "+@read", "+ping", "+hello", "+client"},
+		{"ACL", "SETUSER", NoSubUser, "on", ">" + NoSubPassword, "~*", "&*", "+@all", "-ssubscribe"},
+		{"ACL", "SETUSER", NoChanUser, "on", ">" + NoChanPassword, "~*", "resetchannels", "+@all"},
 		{"CONFIG", "SET", "requirepass", RestrictedPassword},
 	} {
 		if _, err := s.Do(cmd...); err != nil {

@@ -1,8 +1,8 @@
--- ARGV: 1 channel prefix. Drops every holder and serves the waiters.
--- Returns the number of live holders removed.
-local now = now_ms()
-prune(now)
-local n = redis.call('HLEN', K_HOLDERS)
-redis.call('DEL', K_HOLDERS)
-grant(now, ARGV[1])
+-- Drops every holder (keeping the fence) and serves the waiters. Returns
+-- the number of live holders removed.
+local st = load()
+local n = st.n
+for _, r in pairs(st.recs) do drop(st, r) end
+serve(st, true, nil)
+flush(st)
 return n

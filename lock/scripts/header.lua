@@ -1,5 +1,7 @@
--- Shared by every lock script. KEYS: 1 holders (hash token ->
--- "deadline_ms|fence|since_ms|limit|json"), 2 fence (counter), 3 queue (list
--- of waiter ids), 4 waiters (hash id -> "token|ttl|limit|json").
--- Time is the server's: TIME inside the script (effects are replicated).
-local K_HOLDERS, K_FENCE, K_QUEUE, K_WAITERS = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+-- Shared by every lock script. KEYS: 1 holders (hash: 'f' -> last fence;
+-- a holder field -> "deadline_ms|fence|limit|mode|token|holder-json", the
+-- field being the token, or 'x' for an exclusive lease granted from the
+-- queue), 2 queue (list of "bid:wid|token|ttl_ms|limit|mode|queued_ms|json").
+-- Waiter channels are "<holders key minus 'h'>w:<bid>". Time is the
+-- server's (TIME); every write is replicated as an effect.
+local K_H, K_Q = KEYS[1], KEYS[2]

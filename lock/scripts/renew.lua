@@ -1,8 +1,14 @@
--- ARGV: 1 token, 2 ttl ms. Extends a live lease; never re-creates one.
-local now = now_ms()
-prune(now)
-local v = redis.call('HGET', K_HOLDERS, ARGV[1])
-if not v then return 0 end
-redis.call('HSET', K_HOLDERS, ARGV[1], string.format('%d', now + tonumber(ARGV[2])) .. string.match(v, '^%d+(|.*)$'))
-extend(now)
+-- ARGV: 1 token, 2 ttl ms. Extends a live lease to ttl from now; never
+-- re-creates one. Returns 1 when renewed, 0 when the token holds nothing
+-- and the lock is free, -1 when another holder holds it.
+local st = load()
+local mine = find(st, ARGV[1])
+if not mine then
+  if st.n > 0 then return -1 end
+  return 0
+end
+local dl = clock(st) + tonumber(ARGV[2])
+mine.dl = dl
+st.set[mine.field] = dl .. string.sub(mine.raw, #string.match(mine.raw, '^%d+') + 1)
+flush(st)
 return 1
