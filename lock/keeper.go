@@ -26,6 +26,22 @@ type KeepOptions struct {
 	Margin time.Duration
 	// Logger receives renewal failures (never the token); default none.
 	Logger hclog.Logger
+	// OnTrouble, if not nil, is called from the keeper's goroutine after
+	// each renewal that failed with a transient error while the lease still
+	// has local validity left, and once more, with Recovered set, when a
+	// renewal succeeds again. It must not block.
+	OnTrouble func(Trouble)
+}
+
+// Trouble tells a keeper's owner that renewals are failing while the lease
+// is still valid locally: unless a renewal succeeds within Left, the lease
+// is lost.
+type Trouble struct {
+	Key       string
+	Since     time.Duration // since the backend last confirmed the lease (the send time of that request)
+	Left      time.Duration // local validity left
+	Err       error         // the last renewal's error
+	Recovered bool          // a renewal succeeded again; Since, Left and Err are zero
 }
 
 // Keeper renews a lease in the background until stopped or lost. It never
@@ -44,6 +60,7 @@ type Keeper struct {
 	err      error
 	renewals int
 	deadline time.Time // local validity: last proof's send time + TTL - Margin
+	troubled bool      // OnTrouble was told of a failure not yet recovered
 }
 
 // Keep starts renewing lease on l every opts.Interval (ttl/3). The lease is
@@ -158,6 +175,7 @@ func (k *Keeper) run(ctx context.Context) {
 		switch {
 		case err == nil:
 			k.renewed(began)
+			k.recovered()
 			next = k.nextRenewal(k.opts.Interval - time.Since(began)) // a steady cadence, however slow the link
 		case errors.Is(err, ErrNotHeld):
 			k.lose(err)
@@ -169,6 +187,7 @@ func (k *Keeper) run(ctx context.Context) {
 			return
 		default:
 			k.opts.Logger.Warn("lock renewal failed; retrying", "key", k.lease.Key, "error", err)
+			k.trouble(err)
 			next = min(k.opts.Retry, time.Until(k.Deadline()))
 		}
 		timer.Reset(next)
@@ -267,6 +286,25 @@ func (k *Keeper) renew(ctx context.Context, limit time.Duration) error {
 }
 
 func (k *Keeper) lose(err error) { k.loseOnce(err) }
+
+// trouble tells OnTrouble that a renewal failed with err.
+func (k *Keeper) trouble(err error) {
+	if k.opts.OnTrouble == nil {
+		return
+	}
+	now, deadline := time.Now(), k.Deadline()
+	proven := deadline.Add(-(k.lease.TTL - k.opts.Margin))
+	k.troubled = true
+	k.opts.OnTrouble(Trouble{Key: k.lease.Key, Since: now.Sub(proven), Left: max(deadline.Sub(now), 0), Err: err})
+}
+
+// recovered tells OnTrouble that renewals work again after trouble.
+func (k *Keeper) recovered() {
+	if k.troubled {
+		k.troubled = false
+		k.opts.OnTrouble(Trouble{Key: k.lease.Key, Recovered: true})
+	}
+}
 
 // loseOnce records the first loss and closes Lost().
 func (k *Keeper) loseOnce(err error) {
