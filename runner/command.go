@@ -3,10 +3,13 @@ package runner
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/lockstep-dev/lockstep/runner/supervise"
 )
@@ -17,10 +20,11 @@ const DefaultKillTimeout = supervise.DefaultKillTimeout
 
 // runChecks evaluates the check blocks in order and reports whether the step
 // may proceed; otherwise res says skipped or failed.
-func (r *Runner) runChecks(ctx context.Context, in *instance, spec *instanceSpec, held []*heldLock, lost <-chan struct{}, res *InstanceResult) bool {
-	for i, c := range in.step.Checks {
+func (sr *stepRun) runChecks(ctx context.Context) bool {
+	res := sr.res
+	for i, c := range sr.in.step.Checks {
 		if c.Condition != nil {
-			ok, diags := checkCondition(in.scope, c.Condition)
+			ok, diags := checkCondition(sr.in.scope, c.Condition)
 			if diags.HasErrors() {
 				res.Diags = diags
 				res.fail(ReasonCheckError, fmt.Errorf("check %d: %s", i+1, diagsError(diags)))
@@ -31,38 +35,44 @@ func (r *Runner) runChecks(ctx context.Context, in *instance, spec *instanceSpec
 				return false
 			}
 		}
-		if c.Command == nil {
-			continue
-		}
-		e := &evaluator{scope: in.scope}
-		argv := e.strings(c.Command, "check command")
-		if e.diags.HasErrors() {
-			res.Diags = e.diags
-			res.fail(ReasonCheckError, fmt.Errorf("check %d: %s", i+1, diagsError(e.diags)))
-			return false
-		}
-		code, reason, err := r.runProcess(ctx, in, argv, spec, held, lost, nil)
-		switch {
-		case reason != ReasonNone:
-			res.fail(reason, fmt.Errorf("check %d: %w", i+1, err))
-			return false
-		case code == 1:
-			res.skip(ReasonCheck, fmt.Sprintf("check %d: command exited 1", i+1))
-			return false
-		case code != 0:
-			res.fail(ReasonCheckError, fmt.Errorf("check %d: command exited with code %d", i+1, code))
+		if c.Command != nil && !sr.runCheckCommand(ctx, i, c.Command) {
 			return false
 		}
 	}
 	return true
 }
 
+// runCheckCommand runs check i's command: exit 0 proceeds, 1 skips, any
+// other code fails the step.
+func (sr *stepRun) runCheckCommand(ctx context.Context, i int, expr hcl.Expression) bool {
+	e := &evaluator{scope: sr.in.scope}
+	argv := e.strings(expr, "check command")
+	if e.diags.HasErrors() {
+		sr.res.Diags = e.diags
+		sr.res.fail(ReasonCheckError, fmt.Errorf("check %d: %s", i+1, diagsError(e.diags)))
+		return false
+	}
+	code, reason, err := sr.runProcess(ctx, argv, nil)
+	switch {
+	case reason != ReasonNone:
+		sr.res.fail(reason, fmt.Errorf("check %d: %w", i+1, err))
+	case code == 1:
+		sr.res.skip(ReasonCheck, fmt.Sprintf("check %d: command exited 1", i+1))
+	case code != 0:
+		sr.res.fail(ReasonCheckError, fmt.Errorf("check %d: command exited with code %d", i+1, code))
+	default:
+		return true
+	}
+	return false
+}
+
 // runCommand runs the step's command, retrying as its retry block says while
 // still holding the locks.
-func (r *Runner) runCommand(ctx context.Context, in *instance, spec *instanceSpec, held []*heldLock, lost <-chan struct{}, res *InstanceResult) {
+func (sr *stepRun) runCommand(ctx context.Context) {
+	res, spec := sr.res, sr.spec
 	for attempt := 1; ; attempt++ {
-		capture := &capBuffer{cap: r.opts.OutputCap}
-		code, reason, err := r.runProcess(ctx, in, spec.Argv, spec, held, lost, capture)
+		capture := &capBuffer{cap: sr.r.opts.OutputCap}
+		code, reason, err := sr.runProcess(ctx, spec.Argv, capture)
 		res.Attempts, res.ExitCode, res.Output = attempt, code, capture.String()
 		if reason == ReasonNone && code == 0 {
 			res.Status, res.Reason, res.Err = StatusSucceeded, ReasonNone, nil
@@ -75,79 +85,101 @@ func (r *Runner) runCommand(ctx context.Context, in *instance, spec *instanceSpe
 		if reason != ReasonExit && reason != ReasonTimeout || attempt >= spec.Attempts {
 			return
 		}
-		r.log.Info("retrying step", "step", in.addr, "attempt", attempt+1, "error", err)
-		r.emit(Event{Type: EventStepRetry, Step: in.addr, Attempt: attempt + 1, Message: err.Error()})
-		t := time.NewTimer(spec.Delay)
-		select {
-		case <-t.C:
-		case <-lost:
-			t.Stop()
-			res.fail(ReasonLockLost, fmt.Errorf("a lock was lost before attempt %d", attempt+1))
-			return
-		case <-ctx.Done():
-			t.Stop()
-			res.fail(ReasonInterrupted, ctx.Err())
+		sr.r.log.Info("retrying step", "step", sr.in.addr, "attempt", attempt+1, "error", err)
+		sr.r.emit(Event{Type: EventStepRetry, Step: sr.in.addr, Attempt: attempt + 1, Message: err.Error()})
+		if !sr.pause(ctx, spec.Delay, attempt+1) {
 			return
 		}
 	}
 }
 
+// pause waits out a retry's delay; a lost lock or the end of ctx ends it
+// early with res failed.
+func (sr *stepRun) pause(ctx context.Context, d time.Duration, next int) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-sr.lost.ch:
+		sr.res.fail(ReasonLockLost, fmt.Errorf("%w (before attempt %d)", sr.lost.err(), next))
+	case <-ctx.Done():
+		sr.res.fail(ReasonInterrupted, ctx.Err())
+	}
+	return false
+}
+
 // runProcess runs argv in its own process group (supervise.Start) and waits
-// for it. It stops the process (SIGTERM, SIGKILL after kill_timeout) when a lock is lost, the
-// step's timeout passes or ctx ends, and kills it at once on Kill. reason is
-// ReasonNone when the process exited on its own.
-func (r *Runner) runProcess(ctx context.Context, in *instance, argv []string, spec *instanceSpec, held []*heldLock,
-	lost <-chan struct{}, capture *capBuffer) (code int, reason Reason, err error) {
+// for it. It stops the process (SIGTERM, SIGKILL after kill_timeout) when a
+// lock is lost, the step's timeout passes or ctx ends, and kills it at once
+// on Kill. reason is ReasonNone when the process exited on its own.
+func (sr *stepRun) runProcess(ctx context.Context, argv []string, capture *capBuffer) (code int, reason Reason, err error) {
 	if ctx.Err() != nil {
 		// Cancelled while the locks were taken or the checks ran: start nothing.
 		return -1, ReasonInterrupted, fmt.Errorf("interrupted")
 	}
-	if reason, err := r.confirmHeld(ctx, held); err != nil {
+	if reason, err := sr.confirmHeld(ctx); err != nil {
 		return -1, reason, err
 	}
-	stdout := &lineWriter{capture: capture, emit: r.outputFunc(in.addr, "stdout")}
-	stderr := &lineWriter{emit: r.outputFunc(in.addr, "stderr")}
-	p, err := supervise.Start(supervise.Spec{Argv: argv, Dir: spec.Dir, Env: r.stepEnv(in, spec, held),
-		Stdout: stdout, Stderr: stderr, KillTimeout: spec.KillTimeout})
+	stdout, stderr, flush := sr.streams(capture)
+	defer flush()
+	p, err := supervise.Start(supervise.Spec{Argv: argv, Dir: sr.spec.Dir, Env: sr.stepEnv(), Stdin: sr.spec.Stdin,
+		Stdout: stdout, Stderr: stderr, KillTimeout: sr.spec.KillTimeout})
 	if err != nil {
 		return -1, ReasonStart, fmt.Errorf("start %s: %w", argv[0], err)
 	}
+	reason, err = sr.supervise(ctx, p)
+	return p.Wait(), reason, err
+}
+
+// streams returns the writers for a process's stdout and stderr: the
+// instance's own (exec) or line events, stdout also captured.
+func (sr *stepRun) streams(capture *capBuffer) (stdout, stderr io.Writer, flush func()) {
+	if sr.spec.Stdout != nil {
+		return sr.spec.Stdout, sr.spec.Stderr, func() {}
+	}
+	out := &lineWriter{capture: capture, emit: sr.r.outputFunc(sr.in.addr, "stdout")}
+	errw := &lineWriter{emit: sr.r.outputFunc(sr.in.addr, "stderr")}
+	return out, errw, func() { out.Flush(); errw.Flush() }
+}
+
+// supervise waits for p's exit, a lost lock, the step's timeout, ctx's end
+// or Kill, and stops p for any but the first. The locks are released once
+// the lifecycle goes on, so a stopped process's whole group (not only its
+// leader) is gone when it returns.
+func (sr *stepRun) supervise(ctx context.Context, p *supervise.Process) (Reason, error) {
 	var timeout <-chan time.Time
-	if spec.Timeout > 0 {
-		t := time.NewTimer(spec.Timeout)
+	if sr.spec.Timeout > 0 {
+		t := time.NewTimer(sr.spec.Timeout)
 		defer t.Stop()
 		timeout = t.C
 	}
+	var reason Reason
+	var err error
 	stopped := p.Stopped() // closed only after Terminate
 	select {
 	case <-p.Done():
-	case <-lost:
-		reason, err = ReasonLockLost, fmt.Errorf("a lock was lost; the command was stopped")
+		return ReasonNone, nil
+	case <-sr.lost.ch:
+		reason, err = ReasonLockLost, fmt.Errorf("%w; the command was stopped", sr.lost.err())
 		p.Terminate()
 	case <-timeout:
-		reason, err = ReasonTimeout, fmt.Errorf("timed out after %s", spec.Timeout)
+		reason, err = ReasonTimeout, fmt.Errorf("timed out after %s", sr.spec.Timeout)
 		p.Terminate()
 	case <-ctx.Done():
 		reason, err = ReasonInterrupted, fmt.Errorf("interrupted")
 		p.Terminate()
-	case <-r.kill:
+	case <-sr.r.kill:
 		reason, err = ReasonInterrupted, fmt.Errorf("killed")
 		p.Kill()
 		stopped = p.Done()
 	}
-	if reason != ReasonNone {
-		// The locks are released once this returns, so a terminated step
-		// waits for its whole group (not only the leader) to be gone.
-		select {
-		case <-stopped:
-		case <-r.kill:
-			p.Kill()
-		}
+	select {
+	case <-stopped:
+	case <-sr.r.kill:
+		p.Kill()
 	}
-	code = p.Wait()
-	stdout.Flush()
-	stderr.Flush()
-	return code, reason, err
+	return reason, err
 }
 
 func (r *Runner) outputFunc(addr, stream string) func(string) {
@@ -158,8 +190,9 @@ func (r *Runner) outputFunc(addr, stream string) func(string) {
 
 // stepEnv is the base environment plus LOCKSTEP_RUN_ID, LOCKSTEP_STEP, the
 // lock keys and fencing tokens, and the step's env (which wins).
-func (r *Runner) stepEnv(in *instance, spec *instanceSpec, held []*heldLock) []string {
-	set := map[string]string{"LOCKSTEP_RUN_ID": r.opts.RunID, "LOCKSTEP_STEP": in.addr}
+func (sr *stepRun) stepEnv() []string {
+	r, spec, held := sr.r, sr.spec, sr.held
+	set := map[string]string{"LOCKSTEP_RUN_ID": r.opts.RunID, "LOCKSTEP_STEP": sr.in.addr}
 	if len(held) > 0 {
 		first := held[0]
 		for _, h := range held {

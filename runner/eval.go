@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"sort"
 	"time"
@@ -75,6 +76,11 @@ type instanceSpec struct {
 	OnceTTL     time.Duration
 	Attempts    int
 	Delay       time.Duration
+
+	// The command's own streams (exec); nil Stdout means step_output
+	// events, with stdout captured for step.NAME.output.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
 }
 
 // evalInstance evaluates a step's body for one instance. lockTimeout, when not
@@ -103,7 +109,7 @@ func evalInstance(scope *config.Scope, st *config.Step, lockTimeout *time.Durati
 		ls.Label, ls.Index = l.Label, i
 		spec.Locks = append(spec.Locks, ls)
 	}
-	sort.SliceStable(spec.Locks, func(i, j int) bool { return spec.Locks[i].Key < spec.Locks[j].Key })
+	spec.Locks = sortLocks(spec.Locks)
 	if st.Once != nil {
 		v, d := scope.EvalAttrs(st.Once.Attrs)
 		diags = append(diags, d...)
@@ -115,6 +121,13 @@ func evalInstance(scope *config.Scope, st *config.Step, lockTimeout *time.Durati
 		spec.Attempts, spec.Delay = max(1, v.Int("attempts")), v.Duration("delay")
 	}
 	return spec, diags
+}
+
+// sortLocks sorts locks by key, the order every instance takes them in (so
+// two instances never take the same two locks in opposite orders).
+func sortLocks(locks []LockSpec) []LockSpec {
+	sort.SliceStable(locks, func(i, j int) bool { return locks[i].Key < locks[j].Key })
+	return locks
 }
 
 // evalLock evaluates the attributes of a lock block (LockSchema or

@@ -33,6 +33,7 @@ const (
 	ReasonUnavailable Reason = "unavailable"       // failed: the backend could not be reached
 	ReasonInterrupted Reason = "interrupted"       // failed or not run: the run was cancelled
 	ReasonOnce        Reason = "once"              // skipped: the once marker was set
+	ReasonSuperseded  Reason = "superseded"        // skipped: a newer waiter replaced it (queue "newest")
 	ReasonCheck       Reason = "check"             // skipped: a check said no
 	ReasonDependency  Reason = "dependency_failed" // not run: a dependency failed
 	ReasonFailFast    Reason = "fail_fast"         // not run: an earlier failure stopped the run
@@ -83,9 +84,10 @@ type InstanceResult struct {
 	Attempts int    // command attempts made
 	LockWait time.Duration
 	Duration time.Duration
-	Err      error           // the failure from the world (backend, process)
-	Diags    hcl.Diagnostics // evaluation problems
-	Busy     *lock.BusyError // set when a lock was busy (holders when we gave up)
+	Err      error            // the failure from the world (backend, process)
+	Diags    hcl.Diagnostics  // evaluation problems
+	Busy     *lock.BusyError  // set when a lock was busy (holders when we gave up)
+	Once     *lock.OnceRecord // set when skipped because the once marker was set
 
 	order int // position of the step in the plan, for sorting
 }

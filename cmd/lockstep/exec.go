@@ -1,15 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strconv"
 	"time"
-
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/lockstep-dev/lockstep/config"
 	"github.com/lockstep-dev/lockstep/lock"
@@ -44,7 +44,8 @@ func execCommand() *command {
 		name:     "exec",
 		signals:  true,
 		synopsis: "Run one command while holding a lock",
-		usage: "exec [-ttl D] [-timeout D | -n | -w SECONDS] [-on-busy wait|skip|fail] [-limit N] [-once KEY]\n" +
+		usage: "exec [-ttl D] [-timeout D | -n | -w SECONDS] [-on-busy wait|skip|fail] [-limit N | -shared]\n" +
+			"                     [-queue fifo|newest] [-max-waiters N] [-once KEY]\n" +
 			"                     [-E CODE] [-kill-timeout D] [-backend URL] [-config PATH]\n" +
 			"                     KEY -- COMMAND [ARG...]  |  -c SCRIPT KEY [-- ARG...]",
 		help:   execHelp,
@@ -58,13 +59,16 @@ func execCommand() *command {
 	}
 }
 
-// execOptions are exec's parsed command line and what its lifecycle uses.
+// execOptions are exec's parsed command line and what its run uses.
 type execOptions struct {
 	backend     backendFlags
 	ttl         time.Duration
 	timeout     waitFlag
 	onBusy      string
 	limit       int
+	shared      bool   // -shared
+	queue       string // -queue
+	maxWaiters  int    // -max-waiters
 	once        string
 	killTimeout time.Duration
 	noWait      bool        // -n
@@ -74,15 +78,8 @@ type execOptions struct {
 	key         string
 	argv        []string
 
-	// The command's streams and environment, the logger and the run id.
-	stdin          io.Reader
-	stdout, stderr io.Writer
-	environ        []string
-	getenv         func(string) string
-	logger         hclog.Logger
-	again          <-chan os.Signal // stop signals after the first
-	runID          string
-	wr             *waitReporter
+	stderr io.Writer
+	wr     *waitReporter
 }
 
 func (o *execOptions) register(fs *flag.FlagSet) {
@@ -95,6 +92,9 @@ func (o *execOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.script, "c", "", "run `SCRIPT` with /bin/sh -c; the arguments after KEY become $1, $2, …")
 	fs.StringVar(&o.onBusy, "on-busy", "wait", "when the lock is busy: `wait`, skip (exit 0) or fail (exit 3)")
 	fs.IntVar(&o.limit, "limit", 1, "holders allowed at once (a semaphore when above 1)")
+	fs.BoolVar(&o.shared, "shared", false, "take the lock shared, with other -shared holders (as flock -s)")
+	fs.StringVar(&o.queue, "queue", "fifo", "waiting line policy: `fifo`, or newest (a newer waiter supersedes this one)")
+	fs.IntVar(&o.maxWaiters, "max-waiters", 0, "fail at once (exit 3) when `N` waiters are already queued (0: no limit)")
 	fs.StringVar(&o.once, "once", "", "skip if the once marker `KEY` is set; set it after COMMAND succeeds")
 	fs.DurationVar(&o.killTimeout, "kill-timeout", supervise.DefaultKillTimeout, "grace between SIGTERM and SIGKILL")
 }
@@ -134,6 +134,12 @@ func (o *execOptions) check() error {
 		return usagef("-ttl %s: at least 1s", o.ttl)
 	case o.limit < 1:
 		return usagef("-limit %d: at least 1", o.limit)
+	case o.shared && o.limit > 1:
+		return usagef("-shared with -limit %d: semaphores are exclusive", o.limit)
+	case o.queue != string(lock.FIFO) && o.queue != string(lock.Newest):
+		return usagef("-queue %q: want fifo or newest", o.queue)
+	case o.maxWaiters < 0:
+		return usagef("-max-waiters %d: at least 0", o.maxWaiters)
 	case o.killTimeout <= 0:
 		return usagef("-kill-timeout %s: must be positive", o.killTimeout)
 	case o.noWait && (o.waitSecs.set || o.timeout.set), o.waitSecs.set && o.timeout.set:
@@ -153,20 +159,22 @@ func (o *execOptions) wait() time.Duration {
 	return o.timeout.wait()
 }
 
+// lockSpec is the lock exec holds, as a step's lock block would say it.
+func (o *execOptions) lockSpec() runner.LockSpec {
+	mode := lock.Exclusive
+	if o.shared {
+		mode = lock.Shared
+	}
+	return runner.LockSpec{Key: o.key, TTL: o.ttl, Limit: o.limit, Wait: o.wait(), OnBusy: o.onBusy,
+		Mode: mode, Queue: lock.Policy(o.queue), MaxWaiters: o.maxWaiters}
+}
+
 func (o *execOptions) run(e *env, args []string) error {
 	if err := o.parseArgs(args); err != nil {
 		return err
 	}
-	o.stdin, o.stdout, o.stderr = e.stdin, childStream(e.stdout), childStream(e.stderr)
-	if e.term.stdin {
-		// The command runs in its own process group, which is not the
-		// terminal's foreground group: reading the terminal would stop it.
-		o.stdin = nil
-	}
-	o.environ, o.getenv, o.again = e.environ(), e.getenv, e.sig.againChan()
 	logger, closeLog := e.logger()
 	defer closeLog()
-	o.logger = logger
 	supervise.EnableWatchdog(logger) // the command's group dies with lockstep, even on kill -9
 	l, err := o.backend.open(e, logger)
 	if err != nil {
@@ -177,11 +185,55 @@ func (o *execOptions) run(e *env, args []string) error {
 		logger.Warn(w)
 		fmt.Fprintln(e.stderr, "lockstep exec: warning: "+w)
 	}
-	o.wr = newWaitReporter(e, o.key)
+	o.stderr, o.wr = e.stderr, newWaitReporter(e, o.key)
 	defer o.wr.close()
+	r := runner.New(nil, runner.Options{Locker: l, Holder: processHolder(e.getenv), RunID: newRunID(),
+		Environ: e.environ(), Logger: logger, OnEvent: o.onEvent})
 	e.sig.onStop(o.interrupted, nil)
-	code, err := runExec(e.ctx, l, o)
+	stop := killOnSecondSignal(r, e.sig.againChan())
+	defer stop()
+	res := r.RunCommand(e.ctx, o.command(e))
+	code, err := o.outcome(e.ctx, res)
 	return o.result(e, code, withCause(e.ctx, err))
+}
+
+// command is the one-step run exec makes of its command line.
+func (o *execOptions) command(e *env) runner.Command {
+	c := runner.Command{Name: "exec", Argv: o.argv, Locks: []runner.LockSpec{o.lockSpec()}, OnceKey: o.once,
+		KillTimeout: o.killTimeout, Stdin: e.stdin, Stdout: childStream(e.stdout), Stderr: childStream(e.stderr)}
+	if e.term.stdin {
+		// The command runs in its own process group, which is not the
+		// terminal's foreground group: reading the terminal would stop it.
+		c.Stdin = nil
+	}
+	return c
+}
+
+// onEvent shows what the run reports while the command has not started or
+// runs: the waiting line, and a lost lock at once.
+func (o *execOptions) onEvent(ev runner.Event) {
+	switch ev.Type {
+	case runner.EventLockWait:
+		o.wr.onEvent(ev)
+	case runner.EventLockAcquired:
+		o.wr.close()
+	case runner.EventLockLost:
+		fmt.Fprintf(o.stderr, "lockstep exec: %s; stopping the command\n", safeText(ev.Err.Error()))
+	}
+}
+
+// killOnSecondSignal kills the command's group at once when another stop
+// signal arrives after the first. The returned function ends the watch.
+func killOnSecondSignal(r *runner.Runner, again <-chan os.Signal) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-again:
+			r.Kill()
+		case <-done:
+		}
+	}()
+	return func() { close(done) }
 }
 
 // interrupted says, at the first stop signal, what exec does now.
@@ -192,9 +244,37 @@ func (o *execOptions) interrupted(sig os.Signal) {
 	o.wr.message(interruptMessage(sig, "the command", o.killTimeout))
 }
 
-// result turns runExec's outcome into exec's error: the command's code
-// passes through; a lock that could not be acquired takes -E's code; a
-// superseded waiter says so and exits 0 (or -E's code).
+// outcome turns the run's result into exec's: the command's exit code, or
+// an error whose exit code exitCode gives. Skips are said on stderr.
+func (o *execOptions) outcome(ctx context.Context, res *runner.InstanceResult) (int, error) {
+	switch {
+	case res.Status == runner.StatusSucceeded:
+		return exitOK, nil
+	case res.Reason == runner.ReasonExit:
+		return res.ExitCode, nil
+	case res.Reason == runner.ReasonLockBusy && res.Status == runner.StatusSkipped:
+		fmt.Fprintf(o.stderr, "lockstep exec: skipped: lock %q is held by %s\n", safeText(o.key), holderSummary(res.Busy.Holders))
+		return exitOK, nil
+	case res.Reason == runner.ReasonLockBusy:
+		return 0, busyInfo(o.stderr, o.key, res.Busy)
+	case res.Reason == runner.ReasonOnce:
+		rec := res.Once
+		fmt.Fprintf(o.stderr, "lockstep exec: skipped: once marker %q was set by %s at %s (run %s)\n",
+			safeText(o.once), safeText(dash(rec.Owner)), rec.At.UTC().Format(time.RFC3339), safeText(dash(rec.RunID)))
+		return exitOK, nil
+	case res.Reason == runner.ReasonStart:
+		return startFailure(o.stderr, res.Err), nil
+	case res.Reason == runner.ReasonLockLost:
+		return 0, &codeError{res.Err, exitLost}
+	case res.Reason == runner.ReasonInterrupted && ctx.Err() != nil:
+		return 0, ctx.Err()
+	}
+	return 0, res.Err
+}
+
+// result turns the outcome into exec's error: the command's code passes
+// through; a lock that could not be acquired takes -E's code; a superseded
+// waiter says so and exits 0 (or -E's code).
 func (o *execOptions) result(e *env, code int, err error) error {
 	var se *lock.SupersededError
 	switch {
@@ -203,7 +283,7 @@ func (o *execOptions) result(e *env, code int, err error) error {
 	case err == nil:
 		return exitStatus(code)
 	case errors.As(err, &se):
-		fmt.Fprintf(e.stderr, "lockstep exec: skipped: superseded in the queue of %q by %s\n", o.key, holderSummary([]lock.Holder{se.By}))
+		fmt.Fprintf(e.stderr, "lockstep exec: skipped: superseded in the queue of %q by %s\n", safeText(o.key), holderSummary([]lock.Holder{se.By}))
 		if o.conflict.set {
 			return exitStatus(o.conflict.code)
 		}
@@ -212,6 +292,16 @@ func (o *execOptions) result(e *env, code int, err error) error {
 		return &codeError{err, o.conflict.code}
 	}
 	return err
+}
+
+// startFailure reports a command that could not start and returns the shell's
+// code for it: 127 not found, 126 otherwise.
+func startFailure(w io.Writer, err error) int {
+	fmt.Fprintf(w, "lockstep exec: %s\n", safeText(err.Error()))
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, exec.ErrNotFound) {
+		return 127
+	}
+	return 126
 }
 
 // secondsFlag is -w SECONDS: a non-negative number of seconds, fractions

@@ -82,39 +82,49 @@ func newWaitReporter(e *env, key string) *waitReporter {
 
 // onWait is lock.Request.OnWait.
 func (r *waitReporter) onWait(holders []lock.Holder) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return
-	}
-	r.begin()
-	var id strings.Builder
-	for _, h := range holders {
-		fmt.Fprintf(&id, "%s/%d/%d;", h.Owner, h.PID, h.Fence)
-	}
-	if id.String() != r.last {
-		r.last = id.String()
-		var b strings.Builder
-		writeLockInfo(&b, r.key, holders)
-		r.ui.message(strings.TrimSuffix(b.String(), "\n"))
-	}
-	r.ev.Holders, r.ev.Time = holders, time.Now()
-	r.ui.event(r.ev)
+	r.onEvent(runner.Event{Type: runner.EventLockWait, Holders: holders})
 }
 
 // onQueue is lock.Request.OnQueue.
 func (r *waitReporter) onQueue(q lock.QueueStatus) {
+	r.onEvent(runner.Event{Type: runner.EventLockWait, Position: q.Position, Length: q.Length, Holders: q.Holders})
+}
+
+// onEvent shows a lock_wait: the lock-info block when the holders changed
+// (nil holders: not known in this report), and the waiting line with the
+// place in line when known.
+func (r *waitReporter) onEvent(ev runner.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return
 	}
 	r.begin()
-	r.ev.Position, r.ev.Length, r.ev.Time = q.Position, q.Length, time.Now()
-	if q.Holders != nil {
-		r.ev.Holders = q.Holders
+	if ev.Holders != nil {
+		r.showHolders(ev.Holders)
+		r.ev.Holders = ev.Holders
 	}
+	if ev.Position > 0 {
+		r.ev.Position, r.ev.Length = ev.Position, ev.Length
+	}
+	r.ev.Time = time.Now()
 	r.ui.event(r.ev)
+}
+
+// showHolders prints the lock-info block when the holders differ from the
+// ones shown last. Callers hold mu.
+func (r *waitReporter) showHolders(holders []lock.Holder) {
+	var id strings.Builder
+	for _, h := range holders {
+		fmt.Fprintf(&id, "%s/%d/%d;", h.Owner, h.PID, h.Fence)
+	}
+	if id.String() == r.last {
+		return
+	}
+	r.last = id.String()
+	var b strings.Builder
+	writeLockInfo(&b, r.key, holders)
+	r.ui.message(strings.TrimSuffix(b.String(), "\n"))
 }
 
 // begin starts the UI at the first report. Callers hold mu.

@@ -1,0 +1,65 @@
+package runner
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/lockstep-dev/lockstep/lock"
+)
+
+// lostWatch closes ch when any lease of a step is lost.
+type lostWatch struct {
+	ch   chan struct{}
+	quit chan struct{}
+	once sync.Once
+	mu   sync.Mutex
+	e    error
+	wg   sync.WaitGroup
+}
+
+func (w *lostWatch) err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.e
+}
+
+func (w *lostWatch) stop() {
+	close(w.quit)
+	w.wg.Wait()
+}
+
+// watchLost watches every held lease of the instance; the first loss closes
+// the watch's ch and emits lock_lost with the keeper's reason.
+func (sr *stepRun) watchLost() *lostWatch {
+	w := &lostWatch{ch: make(chan struct{}), quit: make(chan struct{})}
+	for _, h := range sr.held {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			select {
+			case <-h.keeper.Lost():
+			case <-w.quit:
+				return
+			}
+			sr.lostLease(w, h)
+		}()
+	}
+	return w
+}
+
+func (sr *stepRun) lostLease(w *lostWatch, h *heldLock) {
+	cause := h.keeper.Err()
+	if cause == nil {
+		cause = lock.ErrNotHeld
+	}
+	shown := sr.r.keyText(h.spec)
+	err := fmt.Errorf("lock %q lost: %w", shown, cause)
+	w.once.Do(func() {
+		w.mu.Lock()
+		w.e = err
+		w.mu.Unlock()
+		close(w.ch)
+	})
+	sr.r.log.Warn("lock lost", "step", sr.in.addr, "lock", shown, "error", cause)
+	sr.r.emit(Event{Type: EventLockLost, Step: sr.in.addr, Lock: shown, Label: h.spec.Label, Err: err})
+}
