@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lockstep-dev/lockstep/lock"
@@ -170,16 +171,21 @@ type waitEvents struct {
 	r     *Runner
 	step  string
 	ls    lockSpec
+	mu    sync.Mutex
 	start time.Time
 	ev    Event
 }
 
 func (w *waitEvents) onWait(holders []lock.Holder) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.ev.Holders = holders
 	w.send()
 }
 
 func (w *waitEvents) onQueue(q lock.QueueStatus) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.ev.Position, w.ev.Length = q.Position, q.Length
 	if q.Holders != nil {
 		w.ev.Holders = q.Holders
@@ -187,6 +193,7 @@ func (w *waitEvents) onQueue(q lock.QueueStatus) {
 	w.send()
 }
 
+// send emits the current state. Callers hold mu.
 func (w *waitEvents) send() {
 	if w.start.IsZero() {
 		w.start = time.Now()
