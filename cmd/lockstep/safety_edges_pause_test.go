@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,8 +22,25 @@ import (
 // must never start its command on that stale grant: it confirms the lease,
 // finds it gone, queues again and runs after the other. Fences increase in
 // enter order; no overlap. (Before the confirmation, the resumed waiter ran
-// at once, inside the other's section, with a lower fence.)
+// at once, inside the other's section, with a lower fence.) The paused
+// waiter is an exec, then a run's step: the one lifecycle serves both.
 func TestSafety_pausedWaiter(t *testing.T) {
+	for _, via := range []string{"exec", "run"} {
+		t.Run(via, func(t *testing.T) { testPausedWaiter(t, via) })
+	}
+}
+
+// pausedWaiterStep is the run variant's workflow: the paused waiter's step.
+const pausedWaiterStep = `step "first" {
+  lock {
+    key = "safety/paused-waiter"
+    ttl = "3s"
+  }
+  command = ["teststep", "record", %q, "first", "2s"]
+}
+`
+
+func testPausedWaiter(t *testing.T, via string) {
 	const ttl = 3 * time.Second
 	srv := locktest.StartServer(t, nil)
 	a := adminClient(t, srv.Addr)
@@ -44,7 +62,19 @@ func TestSafety_pausedWaiter(t *testing.T) {
 		}
 		return info.Waiters
 	}
-	first := exec("first", "2s")
+	var first *proc
+	if via == "exec" {
+		first = exec("first", "2s")
+	} else {
+		wf := filepath.Join(dir, "wf")
+		if err := os.MkdirAll(wf, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(wf, "main.hcl"), []byte(fmt.Sprintf(pausedWaiterStep, records)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		first = startLockstep(t, "", env, "run", wf)
+	}
 	waitCond(t, 30*time.Second, "the first waiter to queue", func() bool { return waiters() == 1 })
 	second := exec("second", "3s")
 	waitCond(t, 30*time.Second, "the second waiter to queue", func() bool { return waiters() == 2 })
