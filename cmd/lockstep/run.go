@@ -132,6 +132,7 @@ func execute(e *env, job *runJob, out runOutput, logger hclog.Logger) error {
 	running := &stepTracker{steps: map[string]bool{}}
 	opts := runner.Options{Locker: locker, Variables: job.vars, Parallelism: job.opts.parallelism, KeepGoing: job.opts.keepGoing,
 		RunID: newRunID(), Holder: processHolder(e.getenv), Logger: logger.Named("runner"),
+		Environ: childEnviron(e.osEnviron(), wf), // also what env() reads in a step's body
 		OnEvent: func(ev runner.Event) {
 			if ev.Type != runner.EventStepOutput {
 				logger.Debug(eventMessage(ev, ev.Time), "type", string(ev.Type))
