@@ -92,7 +92,7 @@ func (r *Runner) acquireAll(ctx context.Context, in *instance, spec *instanceSpe
 			r.lockFailed(ctx, ls, err, res)
 			return held
 		}
-		h := &heldLock{spec: ls, lease: lease, keeper: lock.Keep(context.WithoutCancel(ctx), r.opts.Locker, lease, &lock.KeepOptions{Logger: r.log})}
+		h := &heldLock{spec: ls, lease: lease, keeper: lock.Keep(context.WithoutCancel(ctx), r.opts.Locker, lease, r.keepOptions(in.addr, ls))}
 		held = append(held, h)
 		r.emit(Event{Type: EventLockAcquired, Step: in.addr, Lock: r.keyText(ls), Label: ls.Label,
 			Fence: lease.Fence, Limit: ls.Limit})
