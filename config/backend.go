@@ -2,6 +2,10 @@ package config
 
 import (
 	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -42,6 +46,7 @@ var tlsSchema = &hcl.BodySchema{
 type backendDecoder struct {
 	ctx   *hcl.EvalContext
 	diags hcl.Diagnostics
+	read  []string // names env() looked up since the last secret began
 }
 
 // decodeSettings decodes the lockstep block; file functions in it resolve
@@ -60,7 +65,8 @@ func decodeSettings(b *hcl.Block, files fileSystem, dir string, getenv func(stri
 			})
 			continue
 		}
-		d := &backendDecoder{ctx: &hcl.EvalContext{Functions: functionsFS(files, dir, getenv)}}
+		d := &backendDecoder{}
+		d.ctx = &hcl.EvalContext{Functions: functionsFS(files, dir, d.recording(getenv))}
 		s.Backend = d.backend(bb)
 		diags = append(diags, d.diags...)
 	}
@@ -75,11 +81,13 @@ func (d *backendDecoder) backend(b *hcl.Block) *Backend {
 		be.Path = d.str(c, "path")
 	case "redis":
 		c := d.content(b.Body, redisSchema)
-		be.URL, be.Username = d.str(c, "url"), d.str(c, "username")
+		be.URL = d.secret(be, c, "url", urlHasPassword)
+		be.Username = d.str(c, "username")
 		if a := c.Attributes["url"]; a != nil {
 			be.URLRange = a.Expr.Range().Ptr()
 		}
-		be.Password, be.KeyPrefix = d.str(c, "password"), d.str(c, "key_prefix")
+		be.Password = d.secret(be, c, "password", nonEmpty)
+		be.KeyPrefix = d.str(c, "key_prefix")
 		be.DB = d.integer(c, "db")
 		d.redisBlocks(be, c.Blocks)
 	default:
@@ -129,7 +137,7 @@ func (d *backendDecoder) redisBlock(be *Backend, b *hcl.Block) {
 		c := d.content(b.Body, sentinelSchema)
 		be.Sentinel = &Sentinel{
 			MasterName: d.str(c, "master_name"), Addresses: d.strs(c, "addresses"),
-			Username: d.str(c, "username"), Password: d.str(c, "password"),
+			Username: d.str(c, "username"), Password: d.secret(be, c, "password", nonEmpty),
 		}
 	case "cluster":
 		c := d.content(b.Body, clusterSchema)
@@ -185,6 +193,47 @@ func (d *backendDecoder) str(c *hcl.BodyContent, name string) string {
 		return v.AsString()
 	}
 	return ""
+}
+
+// recording wraps getenv so that the decoder learns which names env()
+// looked up (getenv nil: os.Getenv).
+func (d *backendDecoder) recording(getenv func(string) string) func(string) string {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return func(name string) string {
+		d.read = append(d.read, name)
+		return getenv(name)
+	}
+}
+
+// secret is str for an attribute that may hold a secret: when isSecret says
+// the value does, the names env() read for it join be.SecretEnv.
+func (d *backendDecoder) secret(be *Backend, c *hcl.BodyContent, name string, isSecret func(string) bool) string {
+	d.read = d.read[:0]
+	s := d.str(c, name)
+	if isSecret(s) {
+		for _, n := range d.read {
+			if !slices.Contains(be.SecretEnv, n) {
+				be.SecretEnv = append(be.SecretEnv, n)
+			}
+		}
+	}
+	return s
+}
+
+func nonEmpty(s string) bool { return s != "" }
+
+// urlHasPassword reports whether a backend URL carries a password
+// (scheme://user:PASSWORD@host).
+func urlHasPassword(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		// Unparsable, it may still hold one: err on the side of secrecy.
+		return strings.Contains(s, "@")
+	}
+	_, ok := u.User.Password()
+	return ok
 }
 
 func (d *backendDecoder) strs(c *hcl.BodyContent, name string) []string {

@@ -65,6 +65,11 @@ type Backend struct {
 	Sentinel  *Sentinel
 	Cluster   *Cluster
 	TLS       *TLS
+	// SecretEnv names the environment variables the block read through
+	// env() for a secret: in a password attribute (of the backend or its
+	// sentinel block), or in a url that carries a password
+	// (redis://:PASSWORD@host). The CLI keeps them from steps.
+	SecretEnv []string
 
 	// local
 	Path string // directory for lock files; "" means the per-user default

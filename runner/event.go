@@ -25,6 +25,19 @@ const (
 	EventRunDone      EventType = "run_done"
 )
 
+// The events of a held lock whose renewals fail, before it is lost or kept.
+const (
+	// EventLockRenewFailed: renewals of a held lock are failing while its
+	// lease is still valid locally; unless one succeeds within Left, the
+	// lock is lost (EventLockLost). Sent at the first failure, then at most
+	// once per renewal interval (ttl/3, at least 1s) while they keep
+	// failing.
+	EventLockRenewFailed EventType = "lock_renew_failed"
+	// EventLockRenewRecovered: a renewal succeeded again after an
+	// EventLockRenewFailed; the lock is kept.
+	EventLockRenewRecovered EventType = "lock_renew_recovered"
+)
+
 // Event is one thing that happened during a run. Fields that do not apply to
 // the type are zero. Events never carry lock tokens; values derived from
 // sensitive variables are replaced by SensitivePlaceholder.
@@ -55,7 +68,10 @@ type Event struct {
 	Attempt  int           // step_retry: the attempt about to start
 	LockWait time.Duration // step_done: time spent waiting for locks
 	Duration time.Duration // step_done, run_done
-	Err      error         // step_done: the failure, if any (never contains secrets)
+	Err      error         // step_done: the failure, if any; lock_renew_failed: the last renewal's error (never contains secrets)
+
+	Unconfirmed time.Duration // lock_renew_failed: since the backend last confirmed the lease
+	Left        time.Duration // lock_renew_failed: the lease's local validity left
 
 	Result *Result // run_done
 }

@@ -145,7 +145,7 @@ func (sr *stepRun) acquire(ctx context.Context, ls lockSpec) (*heldLock, error) 
 		// grace period after a signal: letting it lapse while the group
 		// still runs would let the next holder in beside it.
 		h := &heldLock{spec: ls, lease: lease}
-		h.keeper = lock.Keep(context.WithoutCancel(ctx), sr.r.opts.Locker, lease, &lock.KeepOptions{Logger: sr.r.log})
+		h.keeper = lock.Keep(context.WithoutCancel(ctx), sr.r.opts.Locker, lease, sr.r.keepOptions(sr.in.addr, ls))
 		err = h.keeper.Confirm(ctx, lease.TTL/3)
 		if err == nil {
 			return h, nil

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -61,5 +62,11 @@ func (sr *stepRun) lostLease(w *lostWatch, h *heldLock) {
 		close(w.ch)
 	})
 	sr.r.log.Warn("lock lost", "step", sr.in.addr, "lock", shown, "error", cause)
-	sr.r.emit(Event{Type: EventLockLost, Step: sr.in.addr, Lock: shown, Label: h.spec.Label, Err: err})
+	ev := Event{Type: EventLockLost, Step: sr.in.addr, Lock: shown, Label: h.spec.Label}
+	if errors.Is(cause, lock.ErrNotHeld) {
+		// Not a renewal failure (the CLI names those from the
+		// lock_renew_failed events before): released, expired or taken.
+		ev.Message = cause.Error()
+	}
+	sr.r.emit(ev)
 }

@@ -63,6 +63,9 @@ type backendFlags struct {
 	url    string
 	config string
 	local  bool // set by open: the selected backend is the local one
+	// secretEnv, set by open, names the variables the -config workflow's
+	// backend block reads credentials from (exec's command never gets them).
+	secretEnv []string
 }
 
 func (f *backendFlags) register(fs *flag.FlagSet) {
@@ -81,6 +84,9 @@ func (f *backendFlags) open(e *env, logger hclog.Logger) (lock.Locker, error) {
 			return nil, usagef("-config %s: the workflow has errors", f.config)
 		}
 		block = workflowBackend(w)
+		if block != nil {
+			f.secretEnv = block.SecretEnv
+		}
 	}
 	l, spec, err := openLocker(e.ctx, e, f.url, block, logger)
 	if spec != nil {

@@ -17,12 +17,14 @@ import (
 // cancels. Main builds the one of the process; tests build their own with
 // buffers. Below Main nothing reaches for os.Stdout, os.Stderr or os.Getenv.
 type env struct {
-	stdin   io.Reader
-	stdout  io.Writer // lockstep's own output: JSON, tables, step output of run
-	stderr  io.Writer // progress, diagnostics, errors
-	getenv  func(string) string
-	environ func() []string
-	chdir   func(string) error // -chdir; nil refuses it
+	stdin  io.Reader
+	stdout io.Writer // lockstep's own output: JSON, tables, step output of run
+	stderr io.Writer // progress, diagnostics, errors
+	getenv func(string) string
+	// osEnviron is the process's whole environment (os.Environ). What
+	// lockstep passes to the commands it starts is environ's.
+	osEnviron func() []string
+	chdir     func(string) error // -chdir; nil refuses it
 	// ctx is cancelled by the first stop signal (its cause a *signalError)
 	// once signals are watched; it never ends otherwise.
 	ctx context.Context
@@ -68,6 +70,11 @@ func detectTerminal(stdin, stdout, stderr *os.File, getenv func(string) string) 
 	}
 	return t
 }
+
+// environ is the environment the commands lockstep starts inherit: the
+// process's, without lockstep's own credentials (childEnviron with no
+// workflow; run drops its workflow's too).
+func (e *env) environ() []string { return childEnviron(e.osEnviron(), nil) }
 
 // statusTTY reports whether progress may be redrawn in place on stderr.
 func (e *env) statusTTY() bool { return e.term.stderr && !e.term.dumb }

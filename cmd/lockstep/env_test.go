@@ -19,6 +19,6 @@ func testEnv(environ []string) (e *env, stdout, stderr *bytes.Buffer) {
 		return ""
 	}
 	e = &env{stdin: strings.NewReader(""), stdout: stdout, stderr: stderr, getenv: lookup,
-		environ: func() []string { return environ }, ctx: context.Background()}
+		osEnviron: func() []string { return environ }, ctx: context.Background()}
 	return e, stdout, stderr
 }

@@ -47,6 +47,12 @@ type jsonEvent struct {
 	Output   *string `json:"output,omitempty"`
 	Attempt  int     `json:"attempt,omitempty"`
 
+	// UnconfirmedMS and LeftMS: lock_renew_failed's (and a lock_lost's
+	// after failed renewals) time since the backend last confirmed the
+	// lease, and the lease's local validity left.
+	UnconfirmedMS *int64 `json:"unconfirmed_ms,omitempty"`
+	LeftMS        *int64 `json:"left_ms,omitempty"`
+
 	ExitCode   *int   `json:"exit_code,omitempty"`
 	WaitedMS   *int64 `json:"waited_ms,omitempty"`
 	LockWaitMS *int64 `json:"lock_wait_ms,omitempty"`
@@ -133,6 +139,8 @@ func (s *jsonStream) event(ev runner.Event) {
 		je.WaitedMS = ms(ev.Time.Sub(ev.WaitStart))
 	case runner.EventLockAcquired:
 		je.Limit = ev.Limit
+	case runner.EventLockRenewFailed, runner.EventLockLost:
+		renewTroubleJSON(je, ev)
 	case runner.EventStepOutput:
 		je.Stream, je.Output = ev.Stream, &ev.Line
 	case runner.EventStepDone:
@@ -174,6 +182,19 @@ func (s *jsonStream) summary(je *jsonEvent, res *runner.Result) {
 	}
 }
 
+// renewTroubleJSON fills the fields of lock_renew_failed, and of a lock_lost
+// that failed renewals preceded (lossCauses): error, unconfirmed_ms and, for
+// lock_renew_failed, left_ms.
+func renewTroubleJSON(je *jsonEvent, ev runner.Event) {
+	if ev.Err == nil {
+		return
+	}
+	je.Error, je.UnconfirmedMS = ev.Err.Error(), ms(ev.Unconfirmed)
+	if ev.Type == runner.EventLockRenewFailed {
+		je.LeftMS = ms(ev.Left)
+	}
+}
+
 func ms(d time.Duration) *int64 {
 	v := d.Milliseconds()
 	return &v
@@ -187,7 +208,7 @@ func eventLevel(ev runner.Event) string {
 		return "error"
 	case ev.Type == runner.EventRunDone && ev.Status != "succeeded":
 		return "error"
-	case ev.Type == runner.EventStepRetry || ev.Type == runner.EventLockWait:
+	case ev.Type == runner.EventStepRetry || ev.Type == runner.EventLockWait || ev.Type == runner.EventLockRenewFailed:
 		return "warn"
 	}
 	return "info"
@@ -212,12 +233,12 @@ func eventMessage(ev runner.Event, now time.Time) string {
 			holderSummary(ev.Holders), inLine(ev.Position, ev.Length), roundAge(now.Sub(ev.WaitStart)))
 	case runner.EventLockAcquired:
 		return fmt.Sprintf("%sAcquired lock %q (fencing token %d)", step, ev.Lock, ev.Fence)
+	case runner.EventLockRenewFailed:
+		return renewFailedMessage(step, ev)
+	case runner.EventLockRenewRecovered:
+		return fmt.Sprintf("%sLock %q renewed again; kept", step, ev.Lock)
 	case runner.EventLockLost:
-		msg := fmt.Sprintf("%sLost lock %q; stopping the step", step, ev.Lock)
-		if ev.Message != "" {
-			msg += ": " + safeText(ev.Message)
-		}
-		return msg
+		return lockLostMessage(step, "the step", ev)
 	case runner.EventLockReleased:
 		return fmt.Sprintf("%sReleased lock %q", step, ev.Lock)
 	case runner.EventStepSkipped:

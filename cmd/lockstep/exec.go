@@ -80,6 +80,7 @@ type execOptions struct {
 
 	stderr io.Writer
 	wr     *waitReporter
+	causes lossCauses
 }
 
 func (o *execOptions) register(fs *flag.FlagSet) {
@@ -185,10 +186,10 @@ func (o *execOptions) run(e *env, args []string) error {
 		logger.Warn(w)
 		fmt.Fprintln(e.stderr, "lockstep exec: warning: "+w)
 	}
-	o.stderr, o.wr = e.stderr, newWaitReporter(e, o.key)
+	o.stderr, o.wr, o.causes = e.stderr, newWaitReporter(e, o.key), lossCauses{}
 	defer o.wr.close()
 	r := runner.New(nil, runner.Options{Locker: l, Holder: processHolder(e.getenv), RunID: newRunID(),
-		Environ: e.environ(), Logger: logger, OnEvent: o.onEvent})
+		Environ: dropEnv(e.environ(), o.backend.secretEnv), Logger: logger, OnEvent: o.onEvent})
 	e.sig.onStop(o.interrupted, nil)
 	stop := killOnSecondSignal(r, e.sig.againChan())
 	defer stop()
@@ -217,8 +218,15 @@ func (o *execOptions) onEvent(ev runner.Event) {
 		o.wr.onEvent(ev)
 	case runner.EventLockAcquired:
 		o.wr.close()
+	case runner.EventLockRenewFailed:
+		o.causes.note(&ev)
+		fmt.Fprintln(o.stderr, renewFailedMessage("lockstep exec: ", ev))
+	case runner.EventLockRenewRecovered:
+		o.causes.note(&ev)
+		fmt.Fprintf(o.stderr, "lockstep exec: Lock %q renewed again; kept\n", safeText(ev.Lock))
 	case runner.EventLockLost:
-		fmt.Fprintf(o.stderr, "lockstep exec: %s; stopping the command\n", safeText(ev.Err.Error()))
+		o.causes.note(&ev)
+		fmt.Fprintln(o.stderr, lockLostMessage("lockstep exec: ", "the command", ev))
 	}
 }
 

@@ -26,15 +26,15 @@ func Main() int {
 		return completeMain(os.Stdout, os.Getenv)
 	}
 	e := &env{
-		stdin:   os.Stdin,
-		stdout:  &pipeWriter{w: os.Stdout},
-		stderr:  &pipeWriter{w: os.Stderr},
-		getenv:  os.Getenv,
-		environ: os.Environ,
-		chdir:   os.Chdir,
-		term:    detectTerminal(os.Stdin, os.Stdout, os.Stderr, os.Getenv),
-		ctx:     context.Background(),
-		watch:   watchSignals,
+		stdin:     os.Stdin,
+		stdout:    &pipeWriter{w: os.Stdout},
+		stderr:    &pipeWriter{w: os.Stderr},
+		getenv:    os.Getenv,
+		osEnviron: os.Environ,
+		chdir:     os.Chdir,
+		term:      detectTerminal(os.Stdin, os.Stdout, os.Stderr, os.Getenv),
+		ctx:       context.Background(),
+		watch:     watchSignals,
 	}
 	defer e.sig.stop()
 	return exitCode(e.withSignal(dispatch(e, args)))

@@ -122,7 +122,8 @@ func (o *planOptions) plan(e *env, args []string) error {
 		return reported(usagef("the workflow has errors"))
 	}
 	cwd, _ := os.Getwd()
-	scope, diags := runner.BaseScope(wf, vars, cwd, nil)
+	// env() reads what a step would see in a run: plan shows no credential.
+	scope, diags := runner.BaseScope(wf, vars, cwd, lookupEnv(childEnviron(e.osEnviron(), wf)))
 	if diags.HasErrors() {
 		dw.diagnostics(wf, diags)
 		return reported(usagef("the workflow has errors"))

@@ -130,9 +130,12 @@ func execute(e *env, job *runJob, out runOutput, logger hclog.Logger) error {
 		out.diagnostics(wf, hcl.Diagnostics{{Severity: hcl.DiagWarning, Summary: "Redis may evict lock keys", Detail: w + "."}})
 	}
 	running := &stepTracker{steps: map[string]bool{}}
+	causes := lossCauses{}
 	opts := runner.Options{Locker: locker, Variables: job.vars, Parallelism: job.opts.parallelism, KeepGoing: job.opts.keepGoing,
 		RunID: newRunID(), Holder: processHolder(e.getenv), Logger: logger.Named("runner"),
+		Environ: childEnviron(e.osEnviron(), wf), // also what env() reads in a step's body
 		OnEvent: func(ev runner.Event) {
+			causes.note(&ev) // a loss after failed renewals names their cause
 			if ev.Type != runner.EventStepOutput {
 				logger.Debug(eventMessage(ev, ev.Time), "type", string(ev.Type))
 			}

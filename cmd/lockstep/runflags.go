@@ -48,7 +48,7 @@ func loadForRun(e *env, path string, f *workflowFlags, out diagWriter) (*config.
 		out.diagnostics(wf, diags)
 		return nil, nil, false
 	}
-	vars, vdiags := wf.ResolveVariables(config.VariableInputs{Environ: e.environ(), Args: f.vars})
+	vars, vdiags := wf.ResolveVariables(config.VariableInputs{Environ: e.osEnviron(), Args: f.vars})
 	diags = append(diags, vdiags...)
 	if len(diags) > 0 {
 		out.diagnostics(wf, diags)

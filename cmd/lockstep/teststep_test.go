@@ -10,6 +10,7 @@ package main
 //	stderr TEXT             print TEXT and a newline on stderr
 //	touch FILE              create FILE (empty)
 //	env NAME                print NAME=value of an environment variable on stdout
+//	environ                 print the whole environment, NAME=value lines, on stdout
 //	wait-file PATH          wait (up to 60s) until PATH exists
 //	record FILE LABEL D     append an enter line, sleep D, append an exit line
 //	spawn-sleep FILE D      start a grandchild that sleeps D in this process
@@ -34,8 +35,9 @@ import (
 
 func teststepMain(args []string) int {
 	for len(args) > 0 {
-		op, n := args[0], teststepArity[args[0]]
-		if n == 0 && op != "ignore-term" {
+		op := args[0]
+		n, known := teststepArity[op]
+		if !known {
 			fmt.Fprintf(os.Stderr, "teststep: unknown operation %q\n", op)
 			return 2
 		}
@@ -53,7 +55,7 @@ func teststepMain(args []string) int {
 
 var teststepArity = map[string]int{
 	"sleep": 1, "exit": 1, "print": 1, "stderr": 1, "touch": 1, "env": 1,
-	"wait-file": 1, "ppid": 1, "pid": 1, "record": 3, "spawn-sleep": 2, "ignore-term": 0,
+	"wait-file": 1, "ppid": 1, "pid": 1, "record": 3, "spawn-sleep": 2, "ignore-term": 0, "environ": 0,
 }
 
 // teststepOp runs one operation; stop is true when teststep must exit with
@@ -80,6 +82,10 @@ func teststepOp(op string, a []string) (code int, stop bool) {
 		err = os.WriteFile(a[0], nil, 0o644)
 	case "env":
 		fmt.Fprintf(os.Stdout, "%s=%s\n", a[0], os.Getenv(a[0]))
+	case "environ":
+		for _, kv := range os.Environ() {
+			fmt.Fprintln(os.Stdout, kv)
+		}
 	case "wait-file":
 		err = waitForFile(a[0], 60*time.Second)
 	case "record":
