@@ -6,8 +6,10 @@
 // newest-wins queues, max_waiters, positions), the local backend (NewLocal:
 // locked ticket files in a per-user directory), the lease keeper (Keep: it
 // renews a lease from the send time of the request that proved it, confirms
-// it before work starts and signals its loss), key encoding (EncodeKey), and
-// once markers. It knows nothing of HCL, workflows or steps, never prints,
+// it before work starts and signals its loss), key encoding (EncodeKey),
+// once markers, and deadlock detection across runs (Request.Holds: wait
+// records any replica can read, a wait-for walk one read at a time, the
+// youngest wait of a cycle fails with a *DeadlockError). It knows nothing of HCL, workflows or steps, never prints,
 // and never builds a Redis client (the caller passes one). The conformance
 // suite that every backend passes lives in lock/locktest; docs/locks.md
 // describes the semantics, storage layout, algorithms, costs and guarantees.

@@ -41,6 +41,7 @@ type Local struct {
 	mu      sync.Mutex
 	killed  bool                 // test hook: the "process" died
 	tickets map[*ticketFile]bool // every open ticket, for the test hook
+	waits   map[string]osFile    // open wait record files, by wait id
 }
 
 var _ Locker = (*Local)(nil)
@@ -81,7 +82,7 @@ func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 			return nil, fmt.Errorf("local lock dir %q: %w: %w", d, ErrUnavailable, err)
 		}
 	}
-	l := &Local{dir: abs, log: opts.Logger, tickets: map[*ticketFile]bool{}}
+	l := &Local{dir: abs, log: opts.Logger, tickets: map[*ticketFile]bool{}, waits: map[string]osFile{}}
 	if l.log == nil {
 		l.log = hclog.NewNullLogger()
 	}

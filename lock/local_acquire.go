@@ -69,6 +69,7 @@ type localWait struct {
 	ahead   []ticket       // the tickets ahead at the last look
 	inline  bool           // wait for one ticket in the calling goroutine
 	finish  []func()       // what inline waits left to tidy up
+	dl      *deadlockWatch // the deadlock checks while queued (Request.Holds)
 }
 
 type leftEvent struct {
@@ -96,26 +97,21 @@ func (w *localWait) run(ctx context.Context) (*Lease, error) {
 	}
 	// A wait nothing can interrupt blocks in this goroutine, which saves
 	// the hand-off from a watching goroutine (tens of microseconds).
-	w.inline = ctx.Done() == nil && w.req.Wait == WaitForever && w.req.Queue != Newest && w.req.OnQueue == nil
+	w.inline = ctx.Done() == nil && w.req.Wait == WaitForever && w.req.Queue != Newest && w.req.OnQueue == nil &&
+		!takesPart(&w.req)
+	defer func() { w.dl.end() }()
 	for {
 		lease, err, again := w.step()
 		if !again {
 			return lease, err
 		}
+		if w.dl == nil && w.queued {
+			w.dl = watchDeadlocks(ctx, w.tf.l, &w.req, w.tf.l.log)
+		}
 		select {
 		case ev := <-w.left:
-			if ev.err != nil {
-				return nil, unavailable(fmt.Sprintf("acquire %q", w.req.Key), ev.err)
-			}
-			w.gone[ev.seq] = true
-			delete(w.watched, ev.seq)
-			for _, t := range w.ahead {
-				if ev.cleared && t.seq < ev.seq {
-					w.gone[t.seq] = true
-				}
-			}
-			if w.mayHold() {
-				return w.grant()
+			if lease, err, done := w.onLeft(ev); done {
+				return lease, err
 			}
 		case <-w.tf.rang():
 			w.renewBell()
@@ -125,8 +121,30 @@ func (w *localWait) run(ctx context.Context) (*Lease, error) {
 			return nil, w.busy(true)
 		case <-w.tf.killed:
 			return nil, unavailable(fmt.Sprintf("acquire %q", w.req.Key), errors.New("locker killed"))
+		case e := <-w.dl.C():
+			return nil, e
 		}
 	}
+}
+
+// onLeft takes in that a watched ticket left; done when the wait ends
+// with it (the lock is held, or the watch failed).
+func (w *localWait) onLeft(ev leftEvent) (lease *Lease, err error, done bool) {
+	if ev.err != nil {
+		return nil, unavailable(fmt.Sprintf("acquire %q", w.req.Key), ev.err), true
+	}
+	w.gone[ev.seq] = true
+	delete(w.watched, ev.seq)
+	for _, t := range w.ahead {
+		if ev.cleared && t.seq < ev.seq {
+			w.gone[t.seq] = true
+		}
+	}
+	if !w.mayHold() {
+		return nil, nil, false
+	}
+	lease, err = w.grant()
+	return lease, err, true
 }
 
 // mayHold says, without looking at the queue again, that the request holds

@@ -145,8 +145,8 @@ func (l *Local) isKilled() bool {
 	return l.killed
 }
 
-// kill makes l act as if its process died: every ticket it opened loses
-// its lock without leaving the queue, and l refuses further requests (a
+// kill makes l act as if its process died: every ticket and wait record it
+// opened loses its lock without going away, and l refuses further requests (a
 // test hook for the dead-waiter conformance cases).
 func (l *Local) kill() {
 	l.mu.Lock()
@@ -154,6 +154,10 @@ func (l *Local) kill() {
 	var tfs []*ticketFile
 	for tf := range l.tickets {
 		tfs = append(tfs, tf)
+	}
+	for id, f := range l.waits {
+		f.close()
+		delete(l.waits, id)
 	}
 	l.mu.Unlock()
 	for _, tf := range tfs {

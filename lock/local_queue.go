@@ -209,6 +209,12 @@ func readTicket(path string) (ticketMeta, bool) {
 		return ticketMeta{}, false
 	}
 	defer f.close()
+	m, _, ok := decodeTicket(readAll(f))
+	return m, ok
+}
+
+// readAll reads f from its start, up to 1 MiB.
+func readAll(f osFile) []byte {
 	buf := make([]byte, 4096)
 	n, _ := f.readAt(buf, 0)
 	for n == len(buf) && len(buf) < 1<<20 {
@@ -216,8 +222,7 @@ func readTicket(path string) (ticketMeta, bool) {
 		m, _ := f.readAt(buf[n:], int64(n))
 		n += m
 	}
-	m, _, ok := decodeTicket(buf[:n])
-	return m, ok
+	return buf[:n]
 }
 
 // live probes whether the ticket's owner still holds it.

@@ -27,8 +27,19 @@ func TestLocal_conformance(t *testing.T) {
 		}
 		return l
 	}
+	waits := func(t *testing.T) []string {
+		names, err := os.ReadDir(filepath.Join(dir, "waits"))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range names {
+			out = append(out, n.Name())
+		}
+		return out
+	}
 	locktest.Run(t, newLocker, locktest.Capabilities{FIFO: true, Modes: true, Newest: true, QueueLimit: true,
-		Positions: true, Kill: lock.KillLocal})
+		Positions: true, Deadlocks: true, WaitRecords: waits, Kill: lock.KillLocal})
 }
 
 func TestDefaultLocalDir(t *testing.T) {

@@ -31,6 +31,13 @@ var (
 	// by a newer arrival before it got the lock. The error is a
 	// *SupersededError naming the newer waiter.
 	ErrSuperseded = errors.New("superseded by a newer waiter")
+
+	// ErrDeadlock means the request's run and other runs wait for each
+	// other in a cycle, and this request was chosen to give up so that the
+	// others can go on. The error is a *DeadlockError naming the cycle. It
+	// is not ErrBusy: the lock was not merely held, and nothing retried
+	// later would get it while the run keeps what it holds.
+	ErrDeadlock = errors.New("deadlock between runs")
 )
 
 // Mode is how a lease shares its lock.
@@ -97,6 +104,42 @@ func (e *BusyError) Error() string {
 
 func (e *BusyError) Unwrap() error { return ErrBusy }
 
+// DeadlockEdge is one run of a wait-for cycle: it holds Holds, which the
+// run before it in the cycle waits for, and waits for WaitsFor, which the
+// run after it holds.
+type DeadlockEdge struct {
+	RunID    string `json:"run_id"`
+	Step     string `json:"step,omitempty"` // the waiting step, when recorded
+	Holds    string `json:"holds"`
+	WaitsFor string `json:"waits_for"`
+}
+
+// DeadlockError is returned (wrapping ErrDeadlock) to the one waiter of a
+// wait-for cycle across runs that gives up (see Request.Holds). Cycle
+// starts with the run of the request that returned it.
+type DeadlockError struct {
+	Key   string // the key the request waited for
+	Cycle []DeadlockEdge
+}
+
+func (e *DeadlockError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "lock %q: %v: ", e.Key, ErrDeadlock)
+	for i, c := range e.Cycle {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString("run " + c.RunID)
+		if c.Step != "" {
+			b.WriteString(" (" + c.Step + ")")
+		}
+		fmt.Fprintf(&b, " holds %q and waits for %q", c.Holds, c.WaitsFor)
+	}
+	return b.String()
+}
+
+func (e *DeadlockError) Unwrap() error { return ErrDeadlock }
+
 // WaitForever as Request.Wait waits without limit (until the context ends).
 const WaitForever time.Duration = -1
 
@@ -161,6 +204,18 @@ type Request struct {
 	// when it queues and whenever that place is learnt to have changed.
 	// Backends keep this cheap: an idle queue costs nothing to watch.
 	OnQueue func(QueueStatus)
+	// Holds lists the keys (user keys, without prefix) that the run of
+	// Holder.RunID holds and keeps holding while this request waits. With
+	// Holds and a RunID set, a request that waits records so (a wait
+	// record any replica can read) and looks for a wait-for cycle across
+	// runs: when it starts waiting, after 0.5 s, 1 s and 2 s, then about
+	// every 30 s. The youngest wait of a cycle returns a *DeadlockError;
+	// the others keep waiting. The record is removed when the wait ends,
+	// however it ends. Empty Holds or RunID: no record, no extra command.
+	// List only keys the run keeps until this request is granted or gives
+	// up (a key another step may release first is not part of a
+	// deadlock); a semaphore (Limit > 1) is never followed.
+	Holds []string
 }
 
 // Lease is a held lock. The holder renews it before TTL runs out and releases
@@ -212,8 +267,9 @@ type OnceRecord struct {
 type Leaser interface {
 	// Acquire takes the lock, waiting as req says. Waiters are served as
 	// req.Queue says without polling. On contention it returns a
-	// *BusyError; a superseded waiter gets a *SupersededError. Cancelling
-	// ctx while waiting leaves nothing behind.
+	// *BusyError; a superseded waiter gets a *SupersededError; the waiter
+	// chosen to break a wait-for cycle across runs (req.Holds) gets a
+	// *DeadlockError. Cancelling ctx while waiting leaves nothing behind.
 	Acquire(ctx context.Context, req Request) (*Lease, error)
 
 	// Check returns nil if token holds key, ErrNotHeld otherwise.

@@ -2,6 +2,7 @@ package lock_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -27,7 +28,25 @@ func TestRedis_cluster(t *testing.T) {
 		l.Close()
 		clients[l].Close()
 	}
-	locktest.Run(t, newLocker, locktest.Capabilities{TTL: true, FIFO: true, Modes: true, Newest: true, QueueLimit: true, Positions: true, Kill: kill})
+	waits := func(t *testing.T) []string {
+		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+		defer c.Close()
+		var mu sync.Mutex
+		var keys []string
+		err := c.ForEachMaster(context.Background(), func(ctx context.Context, n *redis.Client) error {
+			ks, err := n.Keys(ctx, "lockstep:wait:*").Result()
+			mu.Lock()
+			keys = append(keys, ks...)
+			mu.Unlock()
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keys
+	}
+	locktest.Run(t, newLocker, locktest.Capabilities{TTL: true, FIFO: true, Modes: true, Newest: true, QueueLimit: true, Positions: true,
+		Deadlocks: true, WaitRecords: waits, Kill: kill})
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
 	defer c.Close()
 	ctx := context.Background()

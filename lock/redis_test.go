@@ -53,7 +53,11 @@ func (rl *redisLockers) Kill(t *testing.T, l lock.Locker) {
 
 func TestRedis_conformance(t *testing.T) {
 	rl := newRedisLockers(t)
-	locktest.Run(t, rl.New, locktest.Capabilities{TTL: true, FIFO: true, Modes: true, Newest: true, QueueLimit: true, Positions: true, Kill: rl.Kill})
+	waits := func(t *testing.T) []string {
+		return redisClient(t, rl.srv).Keys(context.Background(), "test:wait:*").Val()
+	}
+	locktest.Run(t, rl.New, locktest.Capabilities{TTL: true, FIFO: true, Modes: true, Newest: true, QueueLimit: true, Positions: true,
+		Deadlocks: true, WaitRecords: waits, Kill: rl.Kill})
 	keys := redisClient(t, rl.srv).Keys(context.Background(), "*").Val()
 	for _, k := range keys {
 		if !strings.HasPrefix(k, "test:") {

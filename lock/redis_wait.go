@@ -30,6 +30,7 @@ type waiting struct {
 	pos    int
 	length int
 	timers waitTimers
+	dl     *deadlockWatch // the deadlock checks while queued (Request.Holds)
 }
 
 // errRequeue: the grant proved void (its lease was gone when confirmed),
@@ -61,6 +62,8 @@ func (a *waiting) wait(ctx context.Context, rep acquireReply, sent time.Time) (*
 		a.waitingReply(rep, sent)
 		a.onWait(rep)
 	}
+	a.dl = watchDeadlocks(ctx, a.r, &a.req, a.r.log)
+	defer a.dl.end()
 	for {
 		lease, err := a.next(ctx)
 		if lease != nil || err != nil {
@@ -184,6 +187,9 @@ func (a *waiting) next(ctx context.Context) (*Lease, error) {
 		return a.recheck(ctx, a.req.OnQueue != nil)
 	case <-a.timers.deadline:
 		return nil, a.timeout(ctx)
+	case e := <-a.dl.C():
+		a.giveUp(ctx)
+		return nil, e
 	case <-ctx.Done():
 		a.giveUp(ctx)
 		return nil, fmt.Errorf("acquire %q: %w", a.req.Key, ctx.Err())

@@ -38,7 +38,8 @@ func (l *luaScript) get() *redis.Script {
 	return l.s
 }
 
-// The lock scripts (KEYS: holders, queue) and the once-marker scripts.
+// The lock scripts (KEYS: holders, queue), the once-marker scripts and the
+// wait record's (KEYS: a run's wait records).
 var (
 	scriptAcquire = &luaScript{name: "acquire", idx: 0, lock: true}
 	scriptPoke    = &luaScript{name: "poke", idx: 1, lock: true}
@@ -51,9 +52,10 @@ var (
 	scriptForce   = &luaScript{name: "force", idx: 8, lock: true}
 	scriptOnce    = &luaScript{name: "once", idx: 9}
 	scriptOnceGet = &luaScript{name: "onceget", idx: 10}
+	scriptWait    = &luaScript{name: "wait", idx: 11}
 )
 
-const numScripts = 11
+const numScripts = 12
 
 // runScript runs s: the first time on this backend by EVAL (one round trip,
 // which also caches the script on the server), afterwards by EVALSHA

@@ -116,6 +116,7 @@ func TestExitCode(t *testing.T) {
 		{errors.New("boom"), 1},
 		{usagef("bad flag"), 2},
 		{fmt.Errorf("acquire: %w", busy), 3},
+		{fmt.Errorf("step.x: %w", &lock.DeadlockError{Key: "b", Cycle: []lock.DeadlockEdge{{RunID: "r1", Holds: "a", WaitsFor: "b"}}}), 3},
 		{fmt.Errorf("renew: %w", lock.ErrNotHeld), 4},
 		{fmt.Errorf("%w: key deleted", errLost), 4},
 		{fmt.Errorf("dial: %w", lock.ErrUnavailable), 5},

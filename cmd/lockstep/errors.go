@@ -101,7 +101,8 @@ func outcomeErr(o runner.Outcome) error {
 // exitCode is the one map from errors to lockstep's exit codes (DESIGN
 // section 5), in this order: nil 0; a stop signal 128+n (it wins over
 // everything: the run was interrupted); a code chosen by the user (-E) or by
-// the command (exitStatus); usage errors 2; lock.ErrBusy 3; lock.ErrNotHeld
+// the command (exitStatus); usage errors 2; lock.ErrBusy and
+// lock.ErrDeadlock 3; lock.ErrNotHeld
 // and errLost 4; lock.ErrUnavailable 5; a bare cancellation 130; anything
 // else 1.
 func exitCode(err error) int {
@@ -122,7 +123,7 @@ func exitCode(err error) int {
 		return int(st)
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.Is(err, lock.ErrBusy):
+	case errors.Is(err, lock.ErrBusy), errors.Is(err, lock.ErrDeadlock):
 		return exitBusy
 	case errors.Is(err, lock.ErrNotHeld), errors.Is(err, errLost):
 		return exitLost

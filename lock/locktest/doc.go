@@ -1,8 +1,8 @@
 // Package locktest holds what proves a lock backend: the conformance suite
 // (Run: one set of cases, from mutual exclusion, fencing and FIFO hand-off to
-// shared and exclusive modes, newest-wins queues, max_waiters and positions,
-// each skipped with a logged reason when a backend's Capabilities do not
-// claim it) and the real things the tests of lock and of the CLI run against:
+// shared and exclusive modes, newest-wins queues, max_waiters, positions and
+// deadlocks between runs, each skipped with a logged reason when a backend's
+// Capabilities do not claim it) and the real things the tests of lock and of the CLI run against:
 // private redis-servers (StartServer, with Restrict for refusing users),
 // a Sentinel pair (StartSentinel), a three-master Cluster (StartCluster) and
 // a fault-injecting TCP proxy (StartProxy, Shopify's toxiproxy in-process).

@@ -32,6 +32,13 @@ type Capabilities struct {
 	// Positions: waiters report their place in line through OnQueue as they
 	// move up, and Show lists the queue in order (List counts it).
 	Positions bool
+	// Deadlocks: a waiting request with Request.Holds records its wait and
+	// a wait-for cycle across runs fails one of them with a *DeadlockError.
+	Deadlocks bool
+	// WaitRecords, if set, lists the wait records the backend holds now
+	// (keys or file names), to check that none is written without Holds
+	// and none outlives its wait.
+	WaitRecords func(t *testing.T) []string
 	// Kill, if set, makes a locker's connections die as if its process
 	// crashed (for the dead-waiter case). The locker is unusable afterwards.
 	Kill func(t *testing.T, l lock.Locker)
@@ -68,6 +75,9 @@ func Run(t *testing.T, newLocker func(t *testing.T) lock.Locker, caps Capabiliti
 		{"Positions", s.positions},
 		{"DeadWaiterModes", s.deadWaiterModes},
 		{"CancelModes", s.cancelModes},
+		{"Deadlock", s.deadlock},
+		{"DeadlockChain", s.deadlockChain},
+		{"DeadlockWaitRecords", s.waitRecords},
 	}
 	for _, c := range cases {
 		t.Run(c.name, c.fn)
