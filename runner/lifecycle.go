@@ -136,7 +136,7 @@ func (sr *stepRun) acquire(ctx context.Context, ls lockSpec) (*heldLock, error) 
 		if req.Wait > 0 {
 			req.Wait = max(req.Wait-time.Since(start), time.Millisecond)
 		}
-		req.OnWait, req.OnQueue = w.onWait, w.onQueue
+		req.OnWait, req.OnQueue, req.Holds = w.onWait, w.onQueue, sr.heldKeys()
 		lease, err := sr.r.opts.Locker.Acquire(ctx, req)
 		if err != nil {
 			return nil, err
@@ -156,6 +156,17 @@ func (sr *stepRun) acquire(ctx context.Context, ls lockSpec) (*heldLock, error) 
 		}
 		sr.r.log.Debug("the grant was void when confirmed; queueing again", "step", sr.in.addr, "lock", sr.r.keyText(ls))
 	}
+}
+
+// heldKeys lists the keys this instance holds while it waits for another:
+// the backend follows them to find a wait-for cycle across runs (lock.Request
+// Holds).
+func (sr *stepRun) heldKeys() []string {
+	var keys []string
+	for _, h := range sr.held {
+		keys = append(keys, h.lease.Key)
+	}
+	return keys
 }
 
 // holder is the metadata stored with this instance's locks and once marker.
@@ -209,6 +220,7 @@ func (sr *stepRun) lockFailed(ctx context.Context, ls lockSpec, err error) {
 	var (
 		busy *lock.BusyError
 		sup  *lock.SupersededError
+		dl   *lock.DeadlockError
 	)
 	res, shown := sr.res, sr.r.keyText(ls)
 	switch {
@@ -224,11 +236,32 @@ func (sr *stepRun) lockFailed(ctx context.Context, ls lockSpec, err error) {
 		c.Key = shown
 		res.skip(ReasonSuperseded, fmt.Sprintf("superseded in the queue of %q by %s", shown, DescribeHolder(sup.By, time.Now())))
 		res.Err = &c
+	case errors.As(err, &dl):
+		res.fail(ReasonDeadlock, sr.redactDeadlock(dl))
 	case ctx.Err() != nil:
 		res.fail(ReasonInterrupted, fmt.Errorf("acquire lock %q: %w", shown, ctx.Err()))
 	default:
 		res.fail(ReasonUnavailable, fmt.Errorf("acquire lock %q: %w", shown, err))
 	}
+}
+
+// redactDeadlock returns a copy of d whose keys name this instance's
+// sensitive keys as they may be shown.
+func (sr *stepRun) redactDeadlock(d *lock.DeadlockError) *lock.DeadlockError {
+	shown := func(key string) string {
+		for _, ls := range sr.spec.Locks {
+			if ls.Key == key {
+				return sr.r.keyText(ls)
+			}
+		}
+		return key
+	}
+	c := &lock.DeadlockError{Key: shown(d.Key)}
+	for _, e := range d.Cycle {
+		e.Holds, e.WaitsFor = shown(e.Holds), shown(e.WaitsFor)
+		c.Cycle = append(c.Cycle, e)
+	}
+	return c
 }
 
 // redactBusy returns a copy of b that names the key as it may be shown.

@@ -30,6 +30,7 @@ const (
 	ReasonCheckError  Reason = "check_error"       // failed: a check errored
 	ReasonLockBusy    Reason = "lock_busy"         // failed or skipped (on_busy): a lock was busy
 	ReasonLockLost    Reason = "lock_lost"         // failed: a lock was lost while the step ran
+	ReasonDeadlock    Reason = "deadlock"          // failed: its wait closed a wait-for cycle with other runs
 	ReasonUnavailable Reason = "unavailable"       // failed: the backend could not be reached
 	ReasonInterrupted Reason = "interrupted"       // failed or not run: the run was cancelled
 	ReasonOnce        Reason = "once"              // skipped: the once marker was set
@@ -127,7 +128,7 @@ func outcomeOf(in *InstanceResult) Outcome {
 		return OutcomeSucceeded
 	}
 	switch in.Reason {
-	case ReasonLockBusy:
+	case ReasonLockBusy, ReasonDeadlock:
 		return OutcomeLockBusy
 	case ReasonUnavailable:
 		return OutcomeUnavailable
