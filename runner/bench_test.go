@@ -49,7 +49,7 @@ func runFloor(b *testing.B, n, par int) {
 }
 
 // BenchmarkRun_200StepsParallel10 measures a 200-step workflow at parallelism
-// 10 with one lock per step (in-memory locker), against the floor of running
+// 10 with one lock per step (local backend), against the floor of running
 // the same 200 processes at the same parallelism without lockstep. It reports
 // the scheduling overhead per step (target: at most 2 ms).
 func BenchmarkRun_200StepsParallel10(b *testing.B) {
@@ -59,6 +59,7 @@ func BenchmarkRun_200StepsParallel10(b *testing.B) {
 	if diags.HasErrors() {
 		b.Fatal(diags.Error())
 	}
+	locker := newTestLocker(b)
 	var runTotal, floorTotal time.Duration
 	for b.Loop() {
 		start := time.Now()
@@ -66,7 +67,7 @@ func BenchmarkRun_200StepsParallel10(b *testing.B) {
 		floorTotal += time.Since(start)
 
 		start = time.Now()
-		res := New(plan, Options{Locker: newMemLocker(), Variables: map[string]cty.Value{}, Parallelism: 10}).Run(context.Background())
+		res := New(plan, Options{Locker: locker, Variables: map[string]cty.Value{}, Parallelism: 10}).Run(context.Background())
 		runTotal += time.Since(start)
 		if res.Outcome != OutcomeSucceeded {
 			b.Fatalf("outcome %v", res.Outcome)

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -96,6 +97,22 @@ func runWorkflow(t testing.TB, wf *config.Workflow, locker lock.Locker, s runSet
 	return res, log
 }
 
+// holdLock acquires req on m for the test (another holder the run meets)
+// and releases it in t.Cleanup.
+func holdLock(t *testing.T, m lock.Locker, req lock.Request) *lock.Lease {
+	t.Helper()
+	lease, err := m.Acquire(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Release(context.Background(), lease.Key, lease.Token); err != nil {
+			t.Errorf("release the test's own lease: %v", err)
+		}
+	})
+	return lease
+}
+
 func statusOf(t testing.TB, res *Result, addr string) *InstanceResult {
 	t.Helper()
 	for _, in := range res.Instances {
@@ -128,7 +145,7 @@ output "greeting" {
   value = step.b.output
 }
 `)
-	res, _ := runWorkflow(t, wf, newMemLocker(), runSetup{})
+	res, _ := runWorkflow(t, wf, newTestLocker(t), runSetup{})
 	if res.Outcome != OutcomeSucceeded {
 		t.Fatalf("outcome %v", res.Outcome)
 	}
@@ -155,7 +172,7 @@ step "c" {
 }
 `
 	wf := loadWorkflow(t, src)
-	res, _ := runWorkflow(t, wf, newMemLocker(), runSetup{opts: Options{Parallelism: 1}})
+	res, _ := runWorkflow(t, wf, newTestLocker(t), runSetup{opts: Options{Parallelism: 1}})
 	if res.Outcome != OutcomeFailed {
 		t.Errorf("outcome %v, want failed", res.Outcome)
 	}
@@ -166,7 +183,7 @@ step "c" {
 	wantStatus(t, res, "step.b", StatusNotRun, ReasonDependency)
 	wantStatus(t, res, "step.c", StatusNotRun, ReasonFailFast)
 
-	res, _ = runWorkflow(t, wf, newMemLocker(), runSetup{opts: Options{Parallelism: 1, KeepGoing: true}})
+	res, _ = runWorkflow(t, wf, newTestLocker(t), runSetup{opts: Options{Parallelism: 1, KeepGoing: true}})
 	wantStatus(t, res, "step.b", StatusNotRun, ReasonDependency)
 	wantStatus(t, res, "step.c", StatusSucceeded, ReasonNone)
 }
@@ -186,7 +203,7 @@ func TestRun_parallelismBound(t *testing.T) {
 		EventStepStart: func(Event) { mu.Lock(); running++; most = max(most, running); mu.Unlock() },
 		EventStepDone:  func(Event) { mu.Lock(); running--; mu.Unlock() },
 	}
-	res, _ := runWorkflow(t, wf, newMemLocker(), runSetup{opts: Options{Parallelism: 3}, on: on})
+	res, _ := runWorkflow(t, wf, newTestLocker(t), runSetup{opts: Options{Parallelism: 3}, on: on})
 	if res.Outcome != OutcomeSucceeded {
 		t.Fatalf("outcome %v", res.Outcome)
 	}
@@ -215,11 +232,9 @@ step "deploy" {
   shell = "true"
 }
 `)
-			m := newMemLocker()
-			if _, err := m.Acquire(context.Background(), lock.Request{Key: "env/staging", TTL: time.Minute,
-				Holder: lock.Holder{Owner: "alice@bastion-2", PID: 4211, Step: "step.failover"}}); err != nil {
-				t.Fatal(err)
-			}
+			m := newTestLocker(t)
+			holdLock(t, m, lock.Request{Key: "env/staging", TTL: time.Minute,
+				Holder: lock.Holder{Owner: "alice@bastion-2", PID: 4211, Step: "step.failover"}})
 			res, log := runWorkflow(t, wf, m, runSetup{})
 			in := wantStatus(t, res, "step.deploy", tc.status, ReasonLockBusy)
 			if res.Outcome != tc.outcome {
@@ -258,7 +273,7 @@ step "cmderr" {
 }
 `)
 	vars := map[string]cty.Value{"dir": cty.StringVal(dir)}
-	m := newMemLocker()
+	m := newTestLocker(t)
 	res, _ := runWorkflow(t, wf, m, runSetup{vars: vars, opts: Options{KeepGoing: true}})
 	wantStatus(t, res, "step.migrate", StatusSucceeded, ReasonNone)
 	wantStatus(t, res, "step.cond", StatusSkipped, ReasonCheck)
@@ -296,16 +311,28 @@ step "env" {
   shell = "echo $LOCKSTEP_STEP $LOCKSTEP_LOCK_KEY $LOCKSTEP_FENCING_TOKEN $LOCKSTEP_FENCING_TOKEN_NODE $LOCKSTEP_FENCING_TOKEN_FLEET $EXTRA $${#LOCKSTEP_RUN_ID}"
 }
 `)
-	m := newMemLocker()
-	m.fences["node/web-1"] = 41
+	m := newTestLocker(t)
+	// An earlier lease on node/web-1: the run's fence must be greater.
+	ctx := context.Background()
+	earlier, err := m.Acquire(ctx, lock.Request{Key: "node/web-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Release(ctx, earlier.Key, earlier.Token); err != nil {
+		t.Fatal(err)
+	}
 	res, log := runWorkflow(t, wf, m, runSetup{opts: Options{RunID: "0123456789abcdef"}})
 	in := wantStatus(t, res, "step.env", StatusSucceeded, ReasonNone)
-	if want := "step.env node/web-1 42 42 1 x 16"; in.Output != want {
-		t.Errorf("env output %q, want %q", in.Output, want)
-	}
 	acq := log.ofType(EventLockAcquired)
 	if len(acq) != 2 || acq[0].Lock != "fleet/restart" || acq[1].Lock != "node/web-1" {
-		t.Errorf("locks not acquired in key order: %+v", acq)
+		t.Fatalf("locks not acquired in key order: %+v", acq)
+	}
+	fleet, node := acq[0].Fence, acq[1].Fence
+	if node <= earlier.Fence {
+		t.Errorf("node/web-1 fence %d, not above the earlier lease's %d", node, earlier.Fence)
+	}
+	if want := fmt.Sprintf("step.env node/web-1 %d %d %d x 16", node, node, fleet); in.Output != want {
+		t.Errorf("env output %q, want %q", in.Output, want)
 	}
 	if rel := log.ofType(EventLockReleased); len(rel) != 2 {
 		t.Errorf("%d lock_released events", len(rel))
@@ -326,7 +353,7 @@ step "report" {
   command = ["echo", step.restart["web-2"].output, step.restart["web-3"].status]
 }
 `)
-	res, _ := runWorkflow(t, wf, newMemLocker(), runSetup{})
+	res, _ := runWorkflow(t, wf, newTestLocker(t), runSetup{})
 	for _, n := range []string{"web-1", "web-2", "web-3"} {
 		in := wantStatus(t, res, `step.restart["`+n+`"]`, StatusSucceeded, ReasonNone)
 		if in.Output != "restarted "+n {
@@ -337,7 +364,7 @@ step "report" {
 		t.Errorf("report output %q", in.Output)
 	}
 
-	res, _ = runWorkflow(t, wf, newMemLocker(), runSetup{targets: []string{`step.restart["web-2"]`}})
+	res, _ = runWorkflow(t, wf, newTestLocker(t), runSetup{targets: []string{`step.restart["web-2"]`}})
 	if len(res.Instances) != 2 {
 		t.Errorf("targeting one instance ran %d instances, want discover and web-2", len(res.Instances))
 	}
@@ -360,7 +387,7 @@ step "slow" {
   kill_timeout = "1s"
 }
 `)
-	res, log := runWorkflow(t, wf, newMemLocker(), runSetup{vars: map[string]cty.Value{"dir": cty.StringVal(dir)}, opts: Options{KeepGoing: true}})
+	res, log := runWorkflow(t, wf, newTestLocker(t), runSetup{vars: map[string]cty.Value{"dir": cty.StringVal(dir)}, opts: Options{KeepGoing: true}})
 	if in := wantStatus(t, res, "step.flaky", StatusSucceeded, ReasonNone); in.Attempts != 2 {
 		t.Errorf("flaky took %d attempts, want 2", in.Attempts)
 	}
@@ -390,7 +417,7 @@ step "after" {
   shell = "true"
 }
 `)
-	m := newMemLocker()
+	m := newTestLocker(t)
 	childFile := filepath.Join(dir, "child")
 	on := map[EventType]func(Event){EventLockAcquired: func(Event) {
 		go func() {
@@ -447,7 +474,7 @@ step "slow" {
 		defer mu.Unlock()
 		aliveAtRelease = append(aliveAtRelease, err != nil || !processGone(pid))
 	}}
-	res, _ := runWorkflow(t, wf, newMemLocker(), runSetup{vars: map[string]cty.Value{"dir": cty.StringVal(dir)}, on: on})
+	res, _ := runWorkflow(t, wf, newTestLocker(t), runSetup{vars: map[string]cty.Value{"dir": cty.StringVal(dir)}, on: on})
 	wantStatus(t, res, "step.slow", StatusFailed, ReasonTimeout)
 	mu.Lock()
 	defer mu.Unlock()
@@ -468,7 +495,7 @@ step "next" {
   shell = "true"
 }
 `)
-	m := newMemLocker()
+	m := newTestLocker(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	on := map[EventType]func(Event){EventLockAcquired: func(Event) { cancel() }}
@@ -501,7 +528,7 @@ step "late" {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	on := map[EventType]func(Event){EventLockAcquired: func(Event) { cancel() }}
-	m := newMemLocker()
+	m := newTestLocker(t)
 	res, _ := runWorkflow(t, wf, m, runSetup{vars: map[string]cty.Value{"dir": cty.StringVal(dir)}, on: on, ctx: ctx})
 	in := wantStatus(t, res, "step.late", StatusFailed, ReasonInterrupted)
 	if in.ExitCode != -1 {
@@ -523,7 +550,7 @@ step "stubborn" {
   shell = "trap '' TERM; sleep 30"
 }
 `)
-	m := newMemLocker()
+	m := newTestLocker(t)
 	plan, _ := NewPlan(wf, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	var r *Runner
@@ -566,7 +593,7 @@ step "s" {
 	}
 	// Marked at run time only (the runner marks what it is given marked).
 	wf := loadWorkflow(t, strings.Replace(src, "sensitive = true", "", 1))
-	m := newMemLocker()
+	m := newTestLocker(t)
 	res, log := runWorkflow(t, wf, m, runSetup{vars: map[string]cty.Value{"token": cty.StringVal("hunter2").Mark(sensitiveMark)}})
 	in := wantStatus(t, res, "step.s", StatusFailed, ReasonEval)
 	if !strings.Contains(in.Err.Error(), "Sensitive value in lock key") || strings.Contains(in.Err.Error(), "hunter2") {
@@ -619,10 +646,8 @@ step "deploy" {
   shell = "true"
 }
 `)
-	m := newMemLocker()
-	if _, err := m.Acquire(context.Background(), lock.Request{Key: "env/prod", TTL: time.Minute}); err != nil {
-		t.Fatal(err)
-	}
+	m := newTestLocker(t)
+	holdLock(t, m, lock.Request{Key: "env/prod", TTL: time.Minute})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	on := map[EventType]func(Event){EventLockWait: func(Event) { cancel() }}
@@ -665,7 +690,7 @@ step "s" {
 }
 `)
 	hosts := cty.SetVal([]cty.Value{cty.StringVal("hunter2")}).Mark(sensitiveMark)
-	res, _ := runWorkflow(t, wf, newMemLocker(), runSetup{vars: map[string]cty.Value{"hosts": hosts}})
+	res, _ := runWorkflow(t, wf, newTestLocker(t), runSetup{vars: map[string]cty.Value{"hosts": hosts}})
 	in := wantStatus(t, res, "step.s", StatusFailed, ReasonEval)
 	if strings.Contains(in.Err.Error(), "hunter2") {
 		t.Errorf("error shows the secret: %v", in.Err)
@@ -686,7 +711,7 @@ step "restart" {
   shell = "sleep 0.05"
 }
 `)
-	m := newMemLocker()
+	m := newTestLocker(t)
 	res, _ := runWorkflow(t, wf, m, runSetup{})
 	if res.Outcome != OutcomeSucceeded || len(res.Instances) != 6 {
 		t.Fatalf("outcome %v with %d instances", res.Outcome, len(res.Instances))
