@@ -16,10 +16,10 @@ import (
 	"github.com/lockstep-dev/lockstep/lock"
 )
 
-// downLocker is a memLocker whose renewals fail as an unreachable backend's
+// downLocker is the test locker (local backend) whose renewals fail as an unreachable backend's
 // would while down is set.
 type downLocker struct {
-	*memLocker
+	*countingLocker
 	down atomic.Bool
 }
 
@@ -29,7 +29,7 @@ func (d *downLocker) Renew(ctx context.Context, key, token string, ttl time.Dura
 	if d.down.Load() {
 		return fmt.Errorf("renew %q: %w: %s", key, lock.ErrUnavailable, refused)
 	}
-	return d.memLocker.Renew(ctx, key, token, ttl)
+	return d.countingLocker.Renew(ctx, key, token, ttl)
 }
 
 // troubleWorkflow holds lock "deploy/prod" until the file "go" appears in
@@ -52,7 +52,7 @@ step "deploy" {
 func TestRun_lockRenewFailedThenRecovered(t *testing.T) {
 	dir := t.TempDir()
 	wf := loadWorkflow(t, fmt.Sprintf(troubleWorkflow, "3s"))
-	m := &downLocker{memLocker: newMemLocker()}
+	m := &downLocker{countingLocker: newTestLocker(t)}
 	on := map[EventType]func(Event){
 		EventLockAcquired:       func(Event) { m.down.Store(true) },
 		EventLockRenewFailed:    func(Event) { m.down.Store(false) },
@@ -77,7 +77,7 @@ func TestRun_lockRenewFailedThenLost(t *testing.T) {
 	const ttl = 3 * time.Second
 	dir := t.TempDir()
 	wf := loadWorkflow(t, fmt.Sprintf(troubleWorkflow, ttl))
-	m := &downLocker{memLocker: newMemLocker()}
+	m := &downLocker{countingLocker: newTestLocker(t)}
 	on := map[EventType]func(Event){EventLockAcquired: func(Event) { m.down.Store(true) }}
 	res, log := runWorkflow(t, wf, m, runSetup{vars: map[string]cty.Value{"dir": cty.StringVal(dir)}, on: on})
 	wantStatus(t, res, "step.deploy", StatusFailed, ReasonLockLost)
