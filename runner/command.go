@@ -102,7 +102,7 @@ func (r *Runner) runProcess(ctx context.Context, in *instance, argv []string, sp
 		// Cancelled while the locks were taken or the checks ran: start nothing.
 		return -1, ReasonInterrupted, fmt.Errorf("interrupted")
 	}
-	if reason, err := r.confirmHeld(ctx, held); err != nil {
+	if reason, err := r.confirmHeld(ctx, in.withWorkflowLocks(held)); err != nil {
 		return -1, reason, err
 	}
 	stdout := &lineWriter{capture: capture, emit: r.outputFunc(in.addr, "stdout")}
@@ -174,6 +174,9 @@ func (r *Runner) stepEnv(in *instance, spec *instanceSpec, held []*heldLock) []s
 		if h.spec.Label != "" {
 			set["LOCKSTEP_FENCING_TOKEN_"+envName(h.spec.Label)] = strconv.FormatInt(h.lease.Fence, 10)
 		}
+	}
+	for _, h := range in.wlocks {
+		set["LOCKSTEP_FENCING_TOKEN_"+envName(h.spec.Name)] = strconv.FormatInt(h.lease.Fence, 10)
 	}
 	for k, v := range spec.Env {
 		set[k] = v

@@ -33,8 +33,8 @@ func (res *InstanceResult) skip(reason Reason, msg string) {
 // runInstance runs one step instance through DESIGN section 3: evaluate,
 // lock, once, checks, command with retries, once marker, release.
 func (r *Runner) runInstance(ctx context.Context, in *instance) *InstanceResult {
-	start := time.Now()
-	res := &InstanceResult{Address: in.addr, Step: in.step.Name, Key: in.key, ExitCode: -1, order: in.order}
+	start := time.Now().Add(-in.wlWait) // the wait for its workflow-level locks counts as lock wait
+	res := &InstanceResult{Address: in.addr, Step: in.step.Name, Key: in.key, ExitCode: -1, LockWait: in.wlWait, order: in.order}
 	r.emit(Event{Type: EventStepStart, Step: in.addr})
 	r.runBody(ctx, in, res)
 	res.Duration = time.Since(start)
@@ -62,7 +62,7 @@ func (r *Runner) runBody(ctx context.Context, in *instance, res *InstanceResult)
 	if res.Status != "" {
 		return
 	}
-	lost := r.watchLost(in, held)
+	lost := r.watchLost(in, in.withWorkflowLocks(held))
 	defer lost.stop()
 	if r.onceDone(ctx, spec, res) || !r.runChecks(ctx, in, spec, held, lost.ch, res) {
 		return
@@ -196,24 +196,30 @@ func (r *Runner) releaseAll(ctx context.Context, in *instance, held []*heldLock)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			h.keeper.Stop()
-			// A lease the keeper lost gets a short bound: its release would
-			// only wait on a dead link.
-			rctx, cancel := h.keeper.ReleaseContext(ctx)
-			defer cancel()
-			if err := r.opts.Locker.Release(rctx, h.lease.Key, h.lease.Token); err != nil {
-				// After a loss the lock is already gone: nothing to warn about.
-				if errors.Is(err, lock.ErrNotHeld) || h.keeper.Err() != nil {
-					r.log.Debug("lock was no longer held at release", "step", in.addr, "lock", r.keyText(h.spec))
-					return
-				}
-				r.log.Warn("release lock failed", "step", in.addr, "lock", r.keyText(h.spec), "error", err)
-				return
-			}
-			r.emit(Event{Type: EventLockReleased, Step: in.addr, Lock: r.keyText(h.spec), Label: h.spec.Label})
+			r.releaseHeld(ctx, in.addr, h)
 		}()
 	}
 	wg.Wait()
+}
+
+// releaseHeld stops renewing h and releases it, on a context that survives
+// cancellation of ctx; addr is who held it (a step instance, or lock.NAME).
+func (r *Runner) releaseHeld(ctx context.Context, addr string, h *heldLock) {
+	h.keeper.Stop()
+	// A lease the keeper lost gets a short bound: its release would only
+	// wait on a dead link.
+	rctx, cancel := h.keeper.ReleaseContext(ctx)
+	defer cancel()
+	if err := r.opts.Locker.Release(rctx, h.lease.Key, h.lease.Token); err != nil {
+		// After a loss the lock is already gone: nothing to warn about.
+		if errors.Is(err, lock.ErrNotHeld) || h.keeper.Err() != nil {
+			r.log.Debug("lock was no longer held at release", "step", addr, "lock", r.keyText(h.spec))
+			return
+		}
+		r.log.Warn("release lock failed", "step", addr, "lock", r.keyText(h.spec), "error", err)
+		return
+	}
+	r.emit(Event{Type: EventLockReleased, Step: addr, Lock: r.keyText(h.spec), Label: h.spec.Label})
 }
 
 // confirmHeld confirms every held lease right before a command starts
@@ -275,6 +281,9 @@ func (r *Runner) watchLost(in *instance, held []*heldLock) *lostWatch {
 				w.mu.Unlock()
 				close(w.ch)
 			})
+			if h.spec.Name != "" {
+				return // the schedule reports a workflow-level lock's loss, once
+			}
 			r.log.Warn("lock lost", "step", in.addr, "lock", r.keyText(h.spec))
 			r.emit(Event{Type: EventLockLost, Step: in.addr, Lock: r.keyText(h.spec), Label: h.spec.Label})
 		}()

@@ -34,6 +34,7 @@ const (
 	ReasonInterrupted Reason = "interrupted"       // failed or not run: the run was cancelled
 	ReasonOnce        Reason = "once"              // skipped: the once marker was set
 	ReasonCheck       Reason = "check"             // skipped: a check said no
+	ReasonSuperseded  Reason = "superseded"        // skipped: a newer waiter replaced it in a newest-wins queue
 	ReasonDependency  Reason = "dependency_failed" // not run: a dependency failed
 	ReasonFailFast    Reason = "fail_fast"         // not run: an earlier failure stopped the run
 )
