@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -122,7 +123,10 @@ func (r *Runner) acquire(ctx context.Context, in *instance, ls lockSpec, res *In
 // lockFailed classifies a failed acquisition.
 func (r *Runner) lockFailed(ctx context.Context, ls lockSpec, err error, res *InstanceResult) {
 	var busy *lock.BusyError
+	var sup *lock.SupersededError
 	switch {
+	case errors.As(err, &sup):
+		res.skip(ReasonSuperseded, supersededBy(strconv.Quote(r.keyText(ls)), sup.By))
 	case errors.As(err, &busy):
 		res.Busy = redactBusy(busy, r.keyText(ls))
 		if ls.OnBusy == "skip" {

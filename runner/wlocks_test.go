@@ -551,3 +551,40 @@ step "deploy" {
 	}
 }
 
+// TestRun_stepLockSuperseded: a step's own newest-wins lock that a newer
+// waiter replaces skips the step as superseded (it failed as unavailable
+// before).
+func TestRun_stepLockSuperseded(t *testing.T) {
+	locker, other := localPair(t)
+	hold(t, other, wlKey)
+	wf := loadWorkflow(t, `
+step "deploy" {
+  lock {
+    key   = "deploy/staging"
+    queue = "newest"
+  }
+  shell = "true"
+}
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	newer := make(chan error, 1)
+	var once sync.Once
+	on := map[EventType]func(Event){}
+	onStep(on, EventLockWait, "step.deploy", func(Event) {
+		once.Do(func() {
+			go func() {
+				_, err := other.Acquire(ctx, lock.Request{Key: wlKey, Queue: lock.Newest, Wait: lock.WaitForever,
+					Holder: lock.Holder{Owner: "newer@host"}})
+				newer <- err
+			}()
+		})
+	})
+	res, _ := runWorkflow(t, wf, locker, runSetup{on: on})
+	in := wantStatus(t, res, "step.deploy", StatusSkipped, ReasonSuperseded)
+	if !strings.Contains(in.Message, `superseded in the queue of "deploy/staging" by newer@host`) || res.Outcome != OutcomeSucceeded {
+		t.Errorf("message %q, outcome %v", in.Message, res.Outcome)
+	}
+	cancel()
+	<-newer
+}
