@@ -84,13 +84,26 @@ func eventsAbout(log *eventLog, addr string) []Event {
 
 // TestWorkflowLock_heldAcrossSteps: one acquisition serves both steps of the
 // scope (same fencing token, in the environment and as lock.NAME), the key
-// stays taken while a step outside the scope runs between them, and it is
-// released after the last one.
+// stays taken while a step outside the scope runs between them (also for
+// 1.5s with a 1s TTL: it is renewed), and it is released after the last one.
 func TestWorkflowLock_heldAcrossSteps(t *testing.T) {
-	locker, other := localPair(t)
-	wf := loadWorkflow(t, `
+	for _, tc := range []struct {
+		name, ttl, between string
+		open               func(t *testing.T) (run, other lock.Locker)
+	}{
+		{"local", "30s", "true", func(t *testing.T) (lock.Locker, lock.Locker) { return localPair(t) }},
+		{"renewed", "1s", "sleep 1.5", func(*testing.T) (lock.Locker, lock.Locker) {
+			m := newMemLocker()
+			return m, m
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			locker, other := tc.open(t)
+			wf := loadWorkflow(t, `
+variable "between" { type = string }
 lock "env" {
   key   = "deploy/staging"
+  ttl   = "`+tc.ttl+`"
   steps = [step.deploy, step.smoke]
 }
 step "deploy" {
@@ -98,23 +111,36 @@ step "deploy" {
 }
 step "between" {
   depends_on = [step.deploy]
-  shell      = "echo between"
+  command    = ["sh", "-c", var.between]
 }
 step "smoke" {
   depends_on = [step.between]
   shell      = "echo $LOCKSTEP_FENCING_TOKEN_ENV ${lock.env.fencing_token} ${lock.env.key}"
 }
 `)
-	var betweenErr error
-	on := map[EventType]func(Event){}
-	onStep(on, EventStepStart, "step.between", func(Event) { betweenErr = tryTake(t, other, wlKey) })
-	res, log := runWorkflow(t, wf, locker, runSetup{on: on})
-	if res.Outcome != OutcomeSucceeded {
-		t.Fatalf("outcome %v", res.Outcome)
+			var betweenErr error
+			on := map[EventType]func(Event){}
+			onStep(on, EventStepStart, "step.between", func(Event) { betweenErr = tryTake(t, other, wlKey) })
+			vars := map[string]cty.Value{"between": cty.StringVal(tc.between)}
+			res, log := runWorkflow(t, wf, locker, runSetup{vars: vars, on: on})
+			if res.Outcome != OutcomeSucceeded {
+				t.Fatalf("outcome %v: %+v", res.Outcome, res.Failed())
+			}
+			if !errors.Is(betweenErr, lock.ErrBusy) {
+				t.Errorf("another process taking the key between the steps: %v, want busy", betweenErr)
+			}
+			heldOnce(t, res, log)
+			if err := tryTake(t, other, wlKey); err != nil {
+				t.Errorf("key still taken after the run: %v", err)
+			}
+		})
 	}
-	if !errors.Is(betweenErr, lock.ErrBusy) {
-		t.Errorf("another process taking the key between the steps: %v, want busy", betweenErr)
-	}
+}
+
+// heldOnce checks that lock.env was acquired and released once, never lost,
+// and that both steps of its scope saw its fencing token.
+func heldOnce(t *testing.T, res *Result, log *eventLog) {
+	t.Helper()
 	acq := log.ofType(EventLockAcquired)
 	if len(acq) != 1 || acq[0].Step != "lock.env" || acq[0].Lock != wlKey || acq[0].Fence == 0 {
 		t.Fatalf("lock_acquired events %+v, want one for lock.env", acq)
@@ -126,49 +152,8 @@ step "smoke" {
 	if got, want := statusOf(t, res, "step.smoke").Output, fence+" "+fence+" "+wlKey; got != want {
 		t.Errorf("smoke printed %q, want %q", got, want)
 	}
-	about := eventsAbout(log, "lock.env")
-	if n := len(about); n != 2 || about[1].Type != EventLockReleased {
+	if about := eventsAbout(log, "lock.env"); len(about) != 2 || about[1].Type != EventLockReleased {
 		t.Errorf("events of lock.env: %+v, want acquired and released", about)
-	}
-	if err := tryTake(t, other, wlKey); err != nil {
-		t.Errorf("key still taken after the run: %v", err)
-	}
-}
-
-// TestWorkflowLock_renewedBetweenSteps: with a 1s TTL, a 1.5s step outside
-// the scope between two steps of it does not make the lock expire.
-func TestWorkflowLock_renewedBetweenSteps(t *testing.T) {
-	wf := loadWorkflow(t, `
-lock "env" {
-  key   = "deploy/staging"
-  ttl   = "1s"
-  steps = [step.deploy, step.smoke]
-}
-step "deploy" {
-  shell = "echo $LOCKSTEP_FENCING_TOKEN_ENV"
-}
-step "between" {
-  depends_on = [step.deploy]
-  shell      = "sleep 1.5"
-}
-step "smoke" {
-  depends_on = [step.between]
-  shell      = "echo $LOCKSTEP_FENCING_TOKEN_ENV"
-}
-`)
-	m := newMemLocker()
-	res, log := runWorkflow(t, wf, m, runSetup{})
-	if res.Outcome != OutcomeSucceeded {
-		t.Fatalf("outcome %v: %+v", res.Outcome, res.Failed())
-	}
-	if a, b := statusOf(t, res, "step.deploy").Output, statusOf(t, res, "step.smoke").Output; a == "" || a != b {
-		t.Errorf("fencing tokens %q and %q, want one", a, b)
-	}
-	if n := len(log.ofType(EventLockLost)); n != 0 {
-		t.Errorf("%d lock_lost events", n)
-	}
-	if m.acquired != 1 || m.heldNow(wlKey) != 0 {
-		t.Errorf("%d acquisitions, %d held after the run; want 1 and 0", m.acquired, m.heldNow(wlKey))
 	}
 }
 
