@@ -208,6 +208,9 @@ func (sr *stepRun) stepEnv() []string {
 			set["LOCKSTEP_FENCING_TOKEN_"+envName(h.spec.Label)] = strconv.FormatInt(h.lease.Fence, 10)
 		}
 	}
+	for _, h := range sr.in.wlocks {
+		set["LOCKSTEP_FENCING_TOKEN_"+envName(h.spec.Name)] = strconv.FormatInt(h.lease.Fence, 10)
+	}
 	for k, v := range spec.Env {
 		set[k] = v
 	}

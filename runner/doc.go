@@ -6,7 +6,10 @@
 // marker, runs the checks and the command as a child process group
 // (runner/supervise), keeps every lease alive with lock.Keep and stops the step
 // when one is lost, retries as told, writes the once marker and releases the
-// locks on a context that survives cancellation.
+// locks on a context that survives cancellation. Workflow-level locks belong
+// to the scheduling loop instead: acquired before the first step of their
+// scope starts, kept across its steps, released once none of them runs or
+// can still start (wlocks.go).
 //
 // The runner never prints. It reports progress as Events through
 // Options.OnEvent and returns a Result whose Outcome the CLI maps to an exit

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -47,7 +48,10 @@ func (res *InstanceResult) skip(reason Reason, msg string) {
 func (r *Runner) runInstance(ctx context.Context, in *instance) *InstanceResult {
 	sr := r.newStepRun(in)
 	r.emit(Event{Type: EventStepStart, Step: in.addr})
-	start := time.Now()
+	// The wait for the workflow-level locks around it counts as its lock
+	// wait, and as part of its duration.
+	start := time.Now().Add(-in.wlWait)
+	sr.res.LockWait = in.wlWait
 	if err := ctx.Err(); err != nil {
 		sr.res.fail(ReasonInterrupted, err) // cancelled after it was scheduled
 	} else if spec, diags := evalInstance(in.scope, in.step, r.opts.LockTimeout); diags.HasErrors() {
@@ -163,7 +167,7 @@ func (sr *stepRun) acquire(ctx context.Context, ls lockSpec) (*heldLock, error) 
 // Holds).
 func (sr *stepRun) heldKeys() []string {
 	var keys []string
-	for _, h := range sr.held {
+	for _, h := range sr.in.withWorkflowLocks(sr.held) {
 		keys = append(keys, h.lease.Key)
 	}
 	return keys
@@ -234,7 +238,7 @@ func (sr *stepRun) lockFailed(ctx context.Context, ls lockSpec, err error) {
 	case errors.As(err, &sup):
 		c := *sup
 		c.Key = shown
-		res.skip(ReasonSuperseded, fmt.Sprintf("superseded in the queue of %q by %s", shown, DescribeHolder(sup.By, time.Now())))
+		res.skip(ReasonSuperseded, supersededBy(strconv.Quote(shown), sup.By))
 		res.Err = &c
 	case errors.As(err, &dl):
 		res.fail(ReasonDeadlock, sr.redactDeadlock(dl))
@@ -319,13 +323,20 @@ func (sr *stepRun) releaseAll(ctx context.Context) {
 	for _, h := range sr.held {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			if sr.release(ctx, h) {
-				sr.r.emit(Event{Type: EventLockReleased, Step: sr.in.addr, Lock: sr.r.keyText(h.spec), Label: h.spec.Label})
-			}
+			sr.r.releaseHeld(ctx, sr.in.addr, h)
 		}()
 	}
 	for range sr.held {
 		<-done
+	}
+}
+
+// releaseHeld releases h, held by addr (a step instance or a
+// workflow-level lock), and says so in a lock_released event.
+func (r *Runner) releaseHeld(ctx context.Context, addr string, h *heldLock) {
+	sr := &stepRun{r: r, in: &instance{addr: addr}}
+	if sr.release(ctx, h) {
+		r.emit(Event{Type: EventLockReleased, Step: addr, Lock: r.keyText(h.spec), Label: h.spec.Label})
 	}
 }
 

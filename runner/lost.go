@@ -33,7 +33,7 @@ func (w *lostWatch) stop() {
 // the watch's ch and emits lock_lost with the keeper's reason.
 func (sr *stepRun) watchLost() *lostWatch {
 	w := &lostWatch{ch: make(chan struct{}), quit: make(chan struct{})}
-	for _, h := range sr.held {
+	for _, h := range sr.in.withWorkflowLocks(sr.held) {
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
@@ -61,6 +61,9 @@ func (sr *stepRun) lostLease(w *lostWatch, h *heldLock) {
 		w.mu.Unlock()
 		close(w.ch)
 	})
+	if h.spec.Name != "" {
+		return // a workflow-level lock: the schedule reports its loss, once
+	}
 	sr.r.log.Warn("lock lost", "step", sr.in.addr, "lock", shown, "error", cause)
 	ev := Event{Type: EventLockLost, Step: sr.in.addr, Lock: shown, Label: h.spec.Label}
 	if errors.Is(cause, lock.ErrNotHeld) {

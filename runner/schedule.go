@@ -20,6 +20,14 @@ type instance struct {
 	addr   string
 	order  int
 	scope  *config.Scope // private copy with this instance's each
+
+	// wlocks are the workflow-level locks around the step, held when the
+	// instance starts (admit); the instance watches, confirms and exposes
+	// them but never releases them: the schedule does.
+	wlocks   []*heldLock
+	wlWait   time.Duration // time spent waiting for them (lock wait)
+	parked   time.Time     // when it first waited for one; zero if never
+	waitsFor string        // the key of the lock it is parked on
 }
 
 // stepState tracks one planned step during a run.
@@ -29,6 +37,7 @@ type stepState struct {
 	results []*InstanceResult
 	forEach bool
 	status  string // set when finished
+	active  int    // instances running now
 }
 
 // schedule is the state of the scheduling loop; only Run's goroutine uses it.
@@ -43,6 +52,7 @@ type schedule struct {
 	reason   Reason // why instances are not started while stopping
 	done     chan *InstanceResult
 	all      []*InstanceResult
+	wl       wlSchedule // the workflow-level locks (wlocks.go)
 }
 
 // Run executes the plan: each step instance once its dependencies finished,
@@ -59,8 +69,12 @@ func (r *Runner) Run(ctx context.Context) *Result {
 		res.Outcome = OutcomeFailed
 		return res
 	}
-	r.emit(Event{Type: EventRunStart, Message: r.plan.Workflow.Dir})
 	s := &schedule{r: r, scope: scope, steps: map[string]*stepState{}, done: make(chan *InstanceResult)}
+	if res.Diags = append(res.Diags, s.initLocks()...); res.Diags.HasErrors() {
+		res.Outcome = OutcomeFailed
+		return res
+	}
+	r.emit(Event{Type: EventRunStart, Message: r.plan.Workflow.Dir})
 	for _, name := range r.plan.Order {
 		st := &stepState{waiting: len(r.plan.Deps[name])}
 		s.steps[name] = st
@@ -69,6 +83,7 @@ func (r *Runner) Run(ctx context.Context) *Result {
 		}
 	}
 	s.loop(ctx)
+	s.endLocks(ctx)
 	sort.SliceStable(s.all, func(i, j int) bool {
 		if s.all[i].order != s.all[j].order {
 			return s.all[i].order < s.all[j].order
@@ -79,6 +94,9 @@ func (r *Runner) Run(ctx context.Context) *Result {
 	res.Outputs = evalOutputs(r.plan.Workflow, scope)
 	for _, in := range s.all {
 		res.Outcome = max(res.Outcome, outcomeOf(in))
+	}
+	if s.wl.lost {
+		res.Outcome = max(res.Outcome, OutcomeLockLost)
 	}
 	if ctx.Err() != nil {
 		res.Outcome = OutcomeInterrupted
@@ -96,14 +114,11 @@ func (s *schedule) loop(ctx context.Context) {
 			s.ready = s.ready[1:]
 			s.startStep(name)
 		}
-		for !s.stopping && s.running < s.r.opts.Parallelism && len(s.queue) > 0 {
-			in := s.queue[0]
-			s.queue = s.queue[1:]
-			s.running++
-			go func() { s.done <- s.r.runInstance(ctx, in) }()
-		}
-		if s.running == 0 {
-			if len(s.queue) == 0 && len(s.ready) == 0 {
+		s.settleLocks(ctx) // a lock no step needs now is released before others start
+		s.launch(ctx)
+		s.settleLocks(ctx) // and after what admission refused
+		if s.running == 0 && s.wl.acquiring == 0 {
+			if len(s.queue) == 0 && len(s.ready) == 0 && len(s.wl.parked) == 0 {
 				return
 			}
 			if s.stopping {
@@ -114,11 +129,29 @@ func (s *schedule) loop(ctx context.Context) {
 		select {
 		case in := <-s.done:
 			s.running--
+			s.steps[in.Step].active--
 			s.finishInstance(in)
+		case ev := <-s.wl.events:
+			s.lockEvent(ctx, ev)
 		case <-ctxDone:
 			ctxDone = nil
 			s.stop(ReasonInterrupted)
 		}
+	}
+}
+
+// launch starts queued instances while slots are free; an instance waiting
+// for a workflow-level lock is parked instead (admit).
+func (s *schedule) launch(ctx context.Context) {
+	for !s.stopping && s.running < s.r.opts.Parallelism && len(s.queue) > 0 {
+		in := s.queue[0]
+		s.queue = s.queue[1:]
+		if !s.admit(ctx, in) {
+			continue
+		}
+		s.running++
+		s.steps[in.step.Name].active++
+		go func() { s.done <- s.r.runInstance(ctx, in) }()
 	}
 }
 
@@ -128,24 +161,45 @@ func (s *schedule) stop(reason Reason) {
 	}
 }
 
-// dropQueue marks every queued instance not run.
+// dropQueue marks every queued or parked instance not run.
 func (s *schedule) dropQueue() {
-	q := s.queue
-	s.queue = nil
+	q := append(s.wl.parked, s.queue...)
+	s.queue, s.wl.parked = nil, nil
 	for _, in := range q {
-		s.finishInstance(s.notRun(in.step.Name, in.addr, in.key, in.order, s.reason))
+		res := in.result(StatusNotRun, s.reason)
+		s.ended(res, in.waitsFor)
+		s.finishInstance(res)
 	}
 }
 
 func (s *schedule) notRun(name, addr, key string, order int, reason Reason) *InstanceResult {
 	res := &InstanceResult{Address: addr, Step: name, Key: key, Status: StatusNotRun, Reason: reason,
 		ExitCode: -1, order: order}
-	s.r.emit(Event{Type: EventStepDone, Step: addr, Status: StatusNotRun, Reason: reason, ExitCode: -1})
+	s.ended(res, "")
 	return res
 }
 
+// result is the result of an instance that ends without running.
+func (in *instance) result(status string, reason Reason) *InstanceResult {
+	return &InstanceResult{Address: in.addr, Step: in.step.Name, Key: in.key, Status: status, Reason: reason,
+		ExitCode: -1, order: in.order}
+}
+
+// ended emits the events of an instance that ends without starting:
+// step_skipped when it is skipped, then step_done. lockKey, when not "",
+// is the key of the workflow-level lock it waited for or that decided its
+// end: the events carry it so that a waiting line for it can be cleared.
+func (s *schedule) ended(res *InstanceResult, lockKey string) {
+	if res.Status == StatusSkipped {
+		s.r.emit(Event{Type: EventStepSkipped, Step: res.Address, Lock: lockKey, Status: res.Status,
+			Reason: res.Reason, Message: res.Message})
+	}
+	s.r.emit(Event{Type: EventStepDone, Step: res.Address, Lock: lockKey, Status: res.Status, Reason: res.Reason,
+		Message: res.Message, ExitCode: -1, LockWait: res.LockWait, Duration: res.Duration, Err: res.Err})
+}
+
 // startStep expands a step whose dependencies finished into instances, or
-// marks it not run.
+// marks it not run or skipped.
 func (s *schedule) startStep(name string) {
 	st := s.steps[name]
 	step := s.r.plan.Workflow.Steps[name]
@@ -164,19 +218,28 @@ func (s *schedule) startStep(name string) {
 		s.finishInstance(s.notRun(name, Address(name, "", false), "", order, reason))
 		return
 	}
+	if s.skipByLock(name) {
+		return
+	}
 	scope := scopeFor(s.scope, s.r.plan.Deps[name])
 	if step.ForEach == nil {
 		st.pending = 1
 		s.queue = append(s.queue, &instance{step: step, addr: Address(name, "", false), order: order, scope: scope})
 		return
 	}
+	s.expandForEach(step, scope)
+}
+
+// expandForEach queues the instances of a for_each step.
+func (s *schedule) expandForEach(step *config.Step, scope *config.Scope) {
+	name, order, st := step.Name, s.r.plan.index[step.Name], s.steps[step.Name]
 	st.forEach = true
 	items, _, diags := forEachItems(scope, step.ForEach)
 	if diags.HasErrors() {
 		st.pending = 1
 		in := &InstanceResult{Address: Address(name, "", false), Step: name, Status: StatusFailed, Reason: ReasonEval,
 			ExitCode: -1, Diags: diags, Err: errors.New(diagsError(diags)), order: order}
-		s.r.emit(Event{Type: EventStepDone, Step: in.Address, Status: in.Status, Reason: in.Reason, ExitCode: -1, Err: in.Err})
+		s.ended(in, "")
 		s.finishInstance(in)
 		return
 	}
@@ -237,6 +300,9 @@ func (s *schedule) finishStep(name string) {
 		st.status = StatusSkipped
 	}
 	s.scope.Steps[name] = s.stepValue(name, st)
+	if st.status == StatusFailed || st.status == StatusNotRun {
+		s.doom(s.r.plan.Dependents(name)...)
+	}
 	for _, d := range s.r.plan.Dependents(name) {
 		ds := s.steps[d]
 		ds.waiting--

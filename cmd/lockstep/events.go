@@ -229,18 +229,21 @@ func eventMessage(ev runner.Event, now time.Time) string {
 	case runner.EventStepStart:
 		return step + "Starting..."
 	case runner.EventLockWait:
-		return fmt.Sprintf("%sWaiting for lock %q, held by %s (%swaited %s)", step, ev.Lock,
+		return fmt.Sprintf("%sWaiting for %s%q, held by %s (%swaited %s)", step, lockNoun(ev), ev.Lock,
 			holderSummary(ev.Holders), inLine(ev.Position, ev.Length), roundAge(now.Sub(ev.WaitStart)))
 	case runner.EventLockAcquired:
-		return fmt.Sprintf("%sAcquired lock %q (fencing token %d)", step, ev.Lock, ev.Fence)
+		return fmt.Sprintf("%sAcquired %s%q (fencing token %d)", step, lockNoun(ev), ev.Lock, ev.Fence)
 	case runner.EventLockRenewFailed:
 		return renewFailedMessage(step, ev)
 	case runner.EventLockRenewRecovered:
 		return fmt.Sprintf("%sLock %q renewed again; kept", step, ev.Lock)
 	case runner.EventLockLost:
+		if runner.IsLockAddress(ev.Step) {
+			return lockLostMessage(step, "the steps in its scope", ev)
+		}
 		return lockLostMessage(step, "the step", ev)
 	case runner.EventLockReleased:
-		return fmt.Sprintf("%sReleased lock %q", step, ev.Lock)
+		return fmt.Sprintf("%sReleased %s%q", step, lockNoun(ev), ev.Lock)
 	case runner.EventStepSkipped:
 		return step + "Skipped: " + safeText(ev.Message)
 	case runner.EventStepOutput:
@@ -253,6 +256,16 @@ func eventMessage(ev runner.Event, now time.Time) string {
 		return fmt.Sprintf("Run finished: %s after %s", ev.Status, roundAge(ev.Duration))
 	}
 	return string(ev.Type)
+}
+
+// lockNoun is "lock " before a lock's key, or "" when the event is about a
+// workflow-level lock, whose address already says it
+// (lock.environment: Acquired "deploy/staging").
+func lockNoun(ev runner.Event) string {
+	if runner.IsLockAddress(ev.Step) {
+		return ""
+	}
+	return "lock "
 }
 
 // inLine renders a waiter's place: "2nd of 5 in line, ", or "" when the

@@ -53,7 +53,7 @@ func renewFailedMessage(step string, ev runner.Event) string {
 // step`, followed by the cause when renewals failed before the loss. what
 // is what stops: "the step" (run) or "the command" (exec).
 func lockLostMessage(step, what string, ev runner.Event) string {
-	msg := fmt.Sprintf("%sLost lock %q; stopping %s", step, ev.Lock, what)
+	msg := fmt.Sprintf("%sLost %s%q; stopping %s", step, lockNoun(ev), ev.Lock, what)
 	if ev.Err != nil {
 		msg += fmt.Sprintf(": not renewed for %s (%s)", shortAge(ev.Unconfirmed), renewCause(ev))
 	}

@@ -132,8 +132,13 @@ func (u *humanUI) event(ev runner.Event) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	switch ev.Type {
-	case runner.EventRunStart, runner.EventLockReleased:
+	case runner.EventRunStart:
 		return
+	case runner.EventLockReleased:
+		if !runner.IsLockAddress(ev.Step) {
+			return // a step's own locks are released as it ends
+		}
+		u.println(eventMessage(ev, ev.Time))
 	case runner.EventStepOutput:
 		u.clearStatus()
 		w := u.stdout
@@ -156,6 +161,7 @@ func (u *humanUI) event(ev runner.Event) {
 		u.println(eventMessage(ev, ev.Time))
 	case runner.EventStepDone:
 		delete(u.waits, ev.Step)
+		u.endLockWait(ev)
 		if ev.Status != runner.StatusSkipped {
 			u.println(eventMessage(ev, ev.Time))
 		}
@@ -163,10 +169,26 @@ func (u *humanUI) event(ev runner.Event) {
 		u.clearStatus()
 	default:
 		delete(u.waits, ev.Step)
+		u.endLockWait(ev)
 		u.println(eventMessage(ev, ev.Time))
 	}
 	if u.status != nil {
 		u.redrawWaits(time.Now())
+	}
+}
+
+// endLockWait ends the waiting line of a workflow-level lock whose wait
+// ended without the lock (busy, superseded, given up): the step_skipped
+// and step_done events of the steps it decided carry its key. Callers hold
+// mu.
+func (u *humanUI) endLockWait(ev runner.Event) {
+	if ev.Lock == "" || ev.Type != runner.EventStepDone && ev.Type != runner.EventStepSkipped {
+		return
+	}
+	for addr, w := range u.waits {
+		if runner.IsLockAddress(addr) && w.Lock == ev.Lock {
+			delete(u.waits, addr)
+		}
 	}
 }
 

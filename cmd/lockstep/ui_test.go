@@ -122,3 +122,50 @@ func TestWriteOutputs_afterFailure(t *testing.T) {
 		t.Errorf("after success:\n%s", b.String())
 	}
 }
+
+// TestHumanUI_workflowLock: the lines of a workflow-level lock name its
+// address and key without saying "lock" twice; its release is shown; its
+// waiting line ends when the steps it decided end without it.
+func TestHumanUI_workflowLock(t *testing.T) {
+	e, _, errOut := testEnv(nil)
+	u := newHumanUI(e)
+	now := time.Now()
+	holder := lock.Holder{Owner: "alice@ci-7", PID: 4211, Step: "lock.environment", Since: now.Add(-12 * time.Second)}
+	wait := runner.Event{Type: runner.EventLockWait, Time: now, Step: "lock.environment", Lock: "deploy/staging",
+		WaitStart: now.Add(-3 * time.Second), Holders: []lock.Holder{holder}, Position: 2, Length: 3}
+	want := `lock.environment: Waiting for "deploy/staging", held by alice@ci-7, pid 4211, lock.environment, for 12s (2nd of 3 in line, waited 3s)`
+	if got := eventMessage(wait, now); got != want {
+		t.Errorf("lock_wait:\n got %q\nwant %q", got, want)
+	}
+	u.event(wait)
+	u.event(runner.Event{Type: runner.EventStepSkipped, Time: now, Step: "step.deploy", Lock: "deploy/staging",
+		Status: runner.StatusSkipped, Reason: runner.ReasonSuperseded, Message: `superseded in the queue of "deploy/staging" (lock.environment) by bob@ci-9`})
+	u.mu.Lock()
+	if len(u.waits) != 0 {
+		t.Errorf("waiting lines left after the scope was skipped: %v", u.waits)
+	}
+	u.mu.Unlock()
+	for _, ev := range []runner.Event{
+		{Type: runner.EventLockAcquired, Step: "lock.environment", Lock: "deploy/staging", Fence: 7},
+		{Type: runner.EventLockLost, Step: "lock.environment", Lock: "deploy/staging"},
+		{Type: runner.EventLockReleased, Step: "lock.environment", Lock: "deploy/staging"},
+		{Type: runner.EventLockReleased, Step: "step.deploy", Lock: "deploy/staging"},
+	} {
+		u.event(ev)
+	}
+	u.close()
+	got := errOut.String()
+	for _, want := range []string{
+		`step.deploy: Skipped: superseded in the queue of "deploy/staging" (lock.environment) by bob@ci-9` + "\n",
+		`lock.environment: Acquired "deploy/staging" (fencing token 7)` + "\n",
+		`lock.environment: Lost "deploy/staging"; stopping the steps in its scope` + "\n",
+		`lock.environment: Released "deploy/staging"` + "\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "step.deploy: Released") {
+		t.Errorf("a step's own release is shown:\n%s", got)
+	}
+}

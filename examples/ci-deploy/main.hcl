@@ -2,7 +2,9 @@
 # pipelines finish at once:
 #   - the schema migration of a release runs exactly once (lock + once marker),
 #   - deployments to an environment run one at a time, in the order the
-#     pipelines arrived (the environment lock is a fair queue),
+#     pipelines arrived (the environment lock is a fair queue), and each one is
+#     smoke-tested before the next deployment starts: the environment is held
+#     from the start of the deployment to the end of its smoke test,
 #   - a pipeline that waits says who holds the environment and for how long.
 #
 # Point it at Redis so that runners on different machines coordinate:
@@ -39,7 +41,12 @@ variable "migrate_command" {
 
 variable "deploy_command" {
   type    = list(string)
-  default = ["sh", "-c", "echo \"deploying $RELEASE to $ENV (fencing token $LOCKSTEP_FENCING_TOKEN)\"; sleep 1"]
+  default = ["sh", "-c", "echo \"deploying $RELEASE to $ENV (fencing token $LOCKSTEP_FENCING_TOKEN_ENVIRONMENT)\"; sleep 1"]
+}
+
+variable "smoke_test_command" {
+  type    = list(string)
+  default = ["sh", "-c", "echo \"smoke test of $RELEASE on $ENV passed (fencing token $LOCKSTEP_FENCING_TOKEN_ENVIRONMENT)\""]
 }
 
 locals {
@@ -47,6 +54,20 @@ locals {
     ENV     = var.env
     RELEASE = var.release
   }
+}
+
+# The environment is one unit of deployment and smoke test. Were deploy and
+# smoke_test to take the lock each for themselves, another pipeline could
+# deploy between them, and this pipeline's smoke test would pass or fail on
+# the other pipeline's release. Held across both steps (and renewed between
+# them), the lock is released after the smoke test, or as soon as the
+# deployment failed. queue = "newest" would let only the newest waiting
+# pipeline deploy and skip the older ones ("superseded").
+lock "environment" {
+  key     = "deploy/${var.env}"
+  ttl     = "30s"
+  timeout = "30m"
+  steps   = [step.deploy, step.smoke_test]
 }
 
 step "migrate" {
@@ -71,12 +92,6 @@ step "deploy" {
   description = "Deploy, one pipeline at a time, in arrival order"
   depends_on  = [step.migrate]
 
-  lock {
-    key     = "deploy/${var.env}"
-    ttl     = "30s"
-    timeout = "30m"
-  }
-
   command = var.deploy_command
   env     = local.env_vars
   retry {
@@ -86,9 +101,10 @@ step "deploy" {
 }
 
 step "smoke_test" {
-  depends_on = [step.deploy]
-  shell      = "echo \"smoke test of $ENV passed\""
-  env        = local.env_vars
+  description = "Test this pipeline's deployment before the next one starts"
+  depends_on  = [step.deploy]
+  command     = var.smoke_test_command
+  env         = local.env_vars
 }
 
 output "migration" {
