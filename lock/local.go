@@ -37,6 +37,7 @@ type Local struct {
 	log hclog.Logger
 
 	holdDir sync.Once // see holdDir
+	gc      localGC   // collection of idle keys (local_gc.go)
 
 	mu      sync.Mutex
 	killed  bool                 // test hook: the "process" died
@@ -83,6 +84,7 @@ func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 		}
 	}
 	l := &Local{dir: abs, log: opts.Logger, tickets: map[*ticketFile]bool{}, waits: map[string]osFile{}}
+	l.gc.keepIdle = localKeepIdle
 	if l.log == nil {
 		l.log = hclog.NewNullLogger()
 	}
@@ -146,24 +148,21 @@ func (l *Local) lockDir(key string) string { return filepath.Join(l.dir, "locks"
 // order of their numbers), and stores the value. With a nil create it only
 // waits for the lock (every ticket being created is then complete).
 func (l *Local) nextFence(key string, create func(seq int64) error) (int64, error) {
-	f, err := openCounter(filepath.Join(l.lockDir(key), "fence"))
+	f, err := l.lockCounter(filepath.Join(l.lockDir(key), fenceName))
 	if err != nil {
 		return 0, err
 	}
 	defer f.close()
-	if err := f.lockExclusive(); err != nil {
-		return 0, err
-	}
 	if create == nil {
 		return 0, nil
 	}
 	var buf [32]byte
 	n, _ := f.readAt(buf[:], 0)
 	cur, _ := strconv.ParseInt(string(trimSpace(buf[:n])), 10, 64)
-	next := max(cur+1, 1)
-	if cur == 0 { // a new counter, or one lost with the directory: see fenceBase
-		next = fenceBase()
-	}
+	// Never below the clock (see fenceBase): a counter that is lost or
+	// collected restarts above every number it gave out.
+	next := max(cur+1, fenceBase())
+	l.stage("chosen")
 	if err := create(next); err != nil {
 		return 0, err
 	}
@@ -173,11 +172,11 @@ func (l *Local) nextFence(key string, create func(seq int64) error) (int64, erro
 	return next, nil // closing f drops the lock
 }
 
-// fenceBase is where a new fencing counter starts: the time in ms x 1000, as
-// the Redis scripts do, so that fences keep growing when the counter is lost
-// (a directory wiped) while the clock moves forward.
+// fenceBase is the floor of every fence: the time in µs, as in the Redis
+// scripts, so that fences keep growing when the counter is lost (a
+// directory wiped) or collected while the clock moves forward.
 func fenceBase() int64 {
-	return time.Now().UnixMilli() * 1000
+	return time.Now().UnixMicro()
 }
 
 func trimSpace(b []byte) []byte {

@@ -125,8 +125,11 @@ func (l *Local) Renew(ctx context.Context, key, token string, ttl time.Duration)
 }
 
 // Release takes token's ticket out of key's queue, which wakes the next
-// waiter. ErrNotHeld when this process does not hold it, or when it was
-// revoked or cut off from its directory (its lock is let go all the same).
+// waiter, and then, at most once per 5 minutes among the processes using
+// the directory, removes the files of keys idle for 10 minutes (see
+// docs/locks.md, "Nothing grows forever"). ErrNotHeld when this process
+// does not hold it, or when it was revoked or cut off from its directory
+// (its lock is let go all the same).
 func (l *Local) Release(ctx context.Context, key, token string) error {
 	held.Lock()
 	id := l.heldID(key, token)
@@ -136,6 +139,7 @@ func (l *Local) Release(ctx context.Context, key, token string) error {
 	if tf == nil || !tf.leave() {
 		return fmt.Errorf("release %q: %w", key, ErrNotHeld)
 	}
+	l.maybeCollect() // after the next waiter was woken
 	return nil
 }
 

@@ -44,8 +44,10 @@ func (l *Local) show(dir string) (LockInfo, error) {
 }
 
 // List returns every held lock whose key starts with prefix, by key, with
-// its waiters counted and listed.
+// its waiters counted and listed. Like Release, it first removes the files
+// of idle keys when no process did so for 5 minutes.
 func (l *Local) List(ctx context.Context, prefix string) ([]LockInfo, error) {
+	l.maybeCollect()
 	dirs, err := os.ReadDir(filepath.Join(l.dir, "locks"))
 	if err != nil {
 		return nil, unavailable("list locks", err)

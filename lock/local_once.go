@@ -46,7 +46,7 @@ func (l *Local) Once(ctx context.Context, key string) (*OnceRecord, error) {
 }
 
 func (l *Local) readOnce(path, key string) (*OnceRecord, error) {
-	b, err := os.ReadFile(path)
+	b, id, err := readFileID(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -60,7 +60,7 @@ func (l *Local) readOnce(path, key string) (*OnceRecord, error) {
 	if m.Expires > 0 {
 		left := time.Until(time.UnixMilli(m.Expires))
 		if left <= 0 {
-			os.Remove(path)
+			removeIfNamed(path, id)
 			return nil, nil
 		}
 		m.TTL = left

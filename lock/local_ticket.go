@@ -63,7 +63,8 @@ func (l *Local) enqueue(req Request) (*ticketFile, error) {
 		return nil
 	}
 	seq, err := l.nextFence(req.Key, create)
-	if errors.Is(err, fs.ErrNotExist) && tf.f == noFile { // a key not seen yet
+	// A key not seen yet, or collected meanwhile (local_gc.go).
+	for i := 0; errors.Is(err, fs.ErrNotExist) && tf.f == noFile && i < maxReopen; i++ {
 		if err = l.mkKeyDir(dir); err == nil {
 			seq, err = l.nextFence(req.Key, create)
 		}

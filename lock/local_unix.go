@@ -77,6 +77,15 @@ func (f osFile) tryShared() (bool, error) {
 	return err == nil, err
 }
 
+// tryExclusive takes f's exclusive lock if nobody holds a lock on it.
+func (f osFile) tryExclusive() (bool, error) {
+	err := flock(f, unix.LOCK_EX|unix.LOCK_NB)
+	if err == unix.EWOULDBLOCK {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // waitShared blocks in the kernel until f's shared lock is granted, which
 // is when its owner has released it or died. flock(2) cannot be interrupted
 // (Go restarts it after signals), so cancel is not watched here: a caller
@@ -115,6 +124,9 @@ func pathID(path string) (fileID, error) {
 
 // removeFile unlinks path.
 func removeFile(path string) error { return unix.Unlink(path) }
+
+// retireFile removes path, a file this process holds open and locked.
+func retireFile(path string) error { return unix.Unlink(path) }
 
 // readNames lists the names in dir.
 func readNames(dir string) ([]string, error) {

@@ -87,6 +87,15 @@ func (f osFile) tryShared() (bool, error) {
 	return err == nil, err
 }
 
+// tryExclusive takes f's exclusive lock if nobody holds a lock on it.
+func (f osFile) tryExclusive() (bool, error) {
+	err := f.lock(windows.LOCKFILE_EXCLUSIVE_LOCK | windows.LOCKFILE_FAIL_IMMEDIATELY)
+	if errors.Is(err, windows.ERROR_LOCK_VIOLATION) || errors.Is(err, windows.ERROR_IO_PENDING) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // waitShared waits until f's shared lock is granted (its owner released it
 // or died) or cancel is closed (the pending lock request is cancelled).
 // f must have been opened by openLocked.
@@ -169,6 +178,18 @@ func removeFile(path string) error {
 		return err
 	}
 	return windows.DeleteFile(p)
+}
+
+// retireFile removes path, a file this process holds open and locked. It
+// is renamed first: a deleted file's name lingers until every handle on it
+// closes (an acquirer may have opened it and wait for its lock), and no
+// new file could be created under that name meanwhile.
+func retireFile(path string) error {
+	gone := path + retiredSuffix + NewToken()[:8]
+	if err := os.Rename(path, gone); err != nil {
+		return err
+	}
+	return removeFile(gone)
 }
 
 // readNames lists the names in dir.
