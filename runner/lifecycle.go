@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -135,13 +136,24 @@ func (sr *stepRun) acquire(ctx context.Context, ls lockSpec) (*heldLock, error) 
 	start := time.Now()
 	defer func() { sr.res.LockWait += time.Since(start) }()
 	w := &waitEvents{r: sr.r, step: sr.in.addr, ls: ls}
+	req := ls.Request(sr.holder())
+	req.OnWait, req.OnQueue, req.Holds = w.onWait, w.onQueue, sr.heldKeys()
+	return sr.r.acquireConfirmed(ctx, sr.in.addr, ls, req)
+}
+
+// acquireConfirmed takes req's lock for addr (a step instance or a
+// workflow-level lock) and starts its keeper, which confirms the lease
+// (lock.Keeper.Confirm: at least a third of the TTL left, else one timed
+// renewal) so that nothing starts on a grant that a pause or a slow link
+// made void. Such a grant is released and the request queues again within
+// what is left of its wait (issue 8.2).
+func (r *Runner) acquireConfirmed(ctx context.Context, addr string, ls lockSpec, req lock.Request) (*heldLock, error) {
+	start, wait := time.Now(), req.Wait
 	for {
-		req := ls.Request(sr.holder())
-		if req.Wait > 0 {
-			req.Wait = max(req.Wait-time.Since(start), time.Millisecond)
+		if wait > 0 {
+			req.Wait = max(wait-time.Since(start), time.Millisecond)
 		}
-		req.OnWait, req.OnQueue, req.Holds = w.onWait, w.onQueue, sr.heldKeys()
-		lease, err := sr.r.opts.Locker.Acquire(ctx, req)
+		lease, err := r.opts.Locker.Acquire(ctx, req)
 		if err != nil {
 			return nil, err
 		}
@@ -149,16 +161,16 @@ func (sr *stepRun) acquire(ctx context.Context, ls lockSpec) (*heldLock, error) 
 		// grace period after a signal: letting it lapse while the group
 		// still runs would let the next holder in beside it.
 		h := &heldLock{spec: ls, lease: lease}
-		h.keeper = lock.Keep(context.WithoutCancel(ctx), sr.r.opts.Locker, lease, sr.r.keepOptions(sr.in.addr, ls))
+		h.keeper = lock.Keep(context.WithoutCancel(ctx), r.opts.Locker, lease, r.keepOptions(addr, ls))
 		err = h.keeper.Confirm(ctx, lease.TTL/3)
 		if err == nil {
 			return h, nil
 		}
-		sr.release(ctx, h)
+		r.release(ctx, addr, h)
 		if !errors.Is(err, lock.ErrNotHeld) {
 			return nil, err
 		}
-		sr.r.log.Debug("the grant was void when confirmed; queueing again", "step", sr.in.addr, "lock", sr.r.keyText(ls))
+		r.log.Debug("the grant was void when confirmed; queueing again", "holder", addr, "lock", r.keyText(ls))
 	}
 }
 
@@ -166,8 +178,8 @@ func (sr *stepRun) acquire(ctx context.Context, ls lockSpec) (*heldLock, error) 
 // the backend follows them to find a wait-for cycle across runs (lock.Request
 // Holds).
 func (sr *stepRun) heldKeys() []string {
-	var keys []string
-	for _, h := range sr.in.withWorkflowLocks(sr.held) {
+	keys := slices.Clone(sr.in.runHolds)
+	for _, h := range sr.held {
 		keys = append(keys, h.lease.Key)
 	}
 	return keys
@@ -334,8 +346,7 @@ func (sr *stepRun) releaseAll(ctx context.Context) {
 // releaseHeld releases h, held by addr (a step instance or a
 // workflow-level lock), and says so in a lock_released event.
 func (r *Runner) releaseHeld(ctx context.Context, addr string, h *heldLock) {
-	sr := &stepRun{r: r, in: &instance{addr: addr}}
-	if sr.release(ctx, h) {
+	if r.release(ctx, addr, h) {
 		r.emit(Event{Type: EventLockReleased, Step: addr, Lock: r.keyText(h.spec), Label: h.spec.Label})
 	}
 }
@@ -343,20 +354,20 @@ func (r *Runner) releaseHeld(ctx context.Context, addr string, h *heldLock) {
 // release stops h's keeper and releases it; a lease the keeper lost gets a
 // short bound (lock.Keeper.ReleaseContext): its release would only wait on a
 // dead link. It reports whether the lock was released by this call.
-func (sr *stepRun) release(ctx context.Context, h *heldLock) bool {
+func (r *Runner) release(ctx context.Context, addr string, h *heldLock) bool {
 	h.keeper.Stop()
 	rctx, cancel := h.keeper.ReleaseContext(ctx)
 	defer cancel()
-	err := sr.r.opts.Locker.Release(rctx, h.lease.Key, h.lease.Token)
+	err := r.opts.Locker.Release(rctx, h.lease.Key, h.lease.Token)
 	switch {
 	case err == nil:
 		return true
 	case errors.Is(err, lock.ErrNotHeld) || h.keeper.Err() != nil:
 		// After a loss the lock is already gone: nothing to warn about.
-		sr.r.log.Debug("lock was no longer held at release", "step", sr.in.addr, "lock", sr.r.keyText(h.spec))
+		r.log.Debug("lock was no longer held at release", "holder", addr, "lock", r.keyText(h.spec))
 	default:
-		sr.r.log.Warn("release lock failed; the lease ends when its TTL runs out", "step", sr.in.addr,
-			"lock", sr.r.keyText(h.spec), "error", err)
+		r.log.Warn("release lock failed; the lease ends when its TTL runs out", "holder", addr,
+			"lock", r.keyText(h.spec), "error", err)
 	}
 	return false
 }
@@ -365,7 +376,7 @@ func (sr *stepRun) release(ctx context.Context, h *heldLock) bool {
 // (lock.Keeper.Confirm), so that a command never starts on a lease that a
 // pause or a slow link made void. A lease found gone is a lost lock.
 func (sr *stepRun) confirmHeld(ctx context.Context) (Reason, error) {
-	for _, h := range sr.held {
+	for _, h := range sr.in.withWorkflowLocks(sr.held) {
 		if err := h.keeper.Confirm(ctx, h.lease.TTL/3); err != nil {
 			err = fmt.Errorf("lock %q not confirmed before the command: %w", sr.r.keyText(h.spec), err)
 			if errors.Is(err, lock.ErrNotHeld) {

@@ -28,6 +28,9 @@ type instance struct {
 	wlWait   time.Duration // time spent waiting for them (lock wait)
 	parked   time.Time     // when it first waited for one; zero if never
 	waitsFor string        // the key of the lock it is parked on
+	// runHolds are the keys of every workflow-level lock the run held when
+	// the instance was admitted (lock.Request.Holds of its waits).
+	runHolds []string
 }
 
 // stepState tracks one planned step during a run.
@@ -117,6 +120,12 @@ func (s *schedule) loop(ctx context.Context) {
 		s.settleLocks(ctx) // a lock no step needs now is released before others start
 		s.launch(ctx)
 		s.settleLocks(ctx) // and after what admission refused
+		if len(s.ready) > 0 {
+			// Admission refused an instance (a workflow-level lock was
+			// refused or lost) and finishing its step readied dependents:
+			// start them now, nothing else may ever wake the loop.
+			continue
+		}
 		if s.running == 0 && s.wl.acquiring == 0 {
 			if len(s.queue) == 0 && len(s.ready) == 0 && len(s.wl.parked) == 0 {
 				return

@@ -77,10 +77,10 @@ type wlSchedule struct {
 // wlEvent is posted to the loop when an acquisition ends (lease or err) or
 // a held lock is lost.
 type wlEvent struct {
-	w     *wlock
-	lease *lock.Lease
-	err   error
-	lost  bool
+	w    *wlock
+	held *heldLock // acquired, confirmed and kept
+	err  error
+	lost bool
 }
 
 // LockAddress is the address of the workflow-level lock name, lock.NAME: the
@@ -130,8 +130,17 @@ func (s *schedule) initLocks() hcl.Diagnostics {
 // refused or lost lock says.
 func (s *schedule) admit(ctx context.Context, in *instance) bool {
 	ws := s.wl.of[in.step.Name]
+	// A lock that was refused or lost says why the step does not run; one
+	// only released (its scope could no longer run: because of that
+	// refusal, say) does not.
 	for _, w := range ws {
-		if w.outcome != nil || w.state == wlEnded {
+		if w.outcome != nil {
+			s.refused(in, w)
+			return false
+		}
+	}
+	for _, w := range ws {
+		if w.state == wlEnded {
 			s.refused(in, w)
 			return false
 		}
@@ -146,6 +155,9 @@ func (s *schedule) admit(ctx context.Context, in *instance) bool {
 		s.park(in, w)
 		return false
 	}
+	// Every workflow-level lock the run holds now, in this step's scope or
+	// not: its waits may close a cycle with another run through any of them.
+	in.runHolds = s.heldKeys()
 	if len(ws) > 0 {
 		in.wlocks = make([]*heldLock, len(ws))
 		for i, w := range ws {

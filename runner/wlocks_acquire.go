@@ -24,8 +24,8 @@ func (s *schedule) acquireLock(ctx context.Context, w *wlock) {
 	req.OnWait, req.OnQueue, req.Holds = rep.onWait, rep.onQueue, s.heldKeys()
 	s.r.log.Debug("acquiring a workflow-level lock", "lock", w.addr(), "holding", req.Holds)
 	go func() {
-		lease, err := s.r.opts.Locker.Acquire(actx, req)
-		s.wl.events <- wlEvent{w: w, lease: lease, err: err}
+		h, err := s.r.acquireConfirmed(actx, w.addr(), w.spec, req)
+		s.wl.events <- wlEvent{w: w, held: h, err: err}
 	}()
 }
 
@@ -41,11 +41,11 @@ func (s *schedule) lockEvent(ctx context.Context, ev wlEvent) {
 	s.unpark()
 	switch {
 	case w.state != wlAcquiring: // given up meanwhile: nothing of its scope starts any more
-		if ev.lease != nil {
-			s.dropLease(ctx, w, ev.lease)
+		if ev.held != nil {
+			s.dropLease(ctx, w, ev.held)
 		}
 	case ev.err == nil:
-		s.hold(ctx, w, ev.lease)
+		s.hold(w, ev.held)
 	default:
 		s.refuse(ctx, w, ev.err)
 	}
@@ -53,9 +53,9 @@ func (s *schedule) lockEvent(ctx context.Context, ev wlEvent) {
 
 // hold keeps a newly acquired lock: renewed, published as lock.NAME to the
 // steps started from now on, watched for a loss.
-func (s *schedule) hold(ctx context.Context, w *wlock, lease *lock.Lease) {
-	keeper := lock.Keep(context.WithoutCancel(ctx), s.r.opts.Locker, lease, s.r.keepOptions(w.addr(), w.spec))
-	w.held, w.state, w.quit = &heldLock{spec: w.spec, lease: lease, keeper: keeper}, wlHeld, make(chan struct{})
+func (s *schedule) hold(w *wlock, h *heldLock) {
+	lease, keeper := h.lease, h.keeper
+	w.held, w.state, w.quit = h, wlHeld, make(chan struct{})
 	// A new map: instances already running keep reading the one they got.
 	locks := maps.Clone(s.scope.Locks)
 	locks[w.spec.Name] = config.LockValue(w.spec.Key, lease.Fence)
@@ -112,7 +112,10 @@ func (s *schedule) refuse(ctx context.Context, w *wlock, err error) {
 	o := &wlOutcome{status: StatusFailed, key: key}
 	var busy *lock.BusyError
 	var sup *lock.SupersededError
+	var dl *lock.DeadlockError
 	switch {
+	case errors.As(err, &dl):
+		o.reason, o.err = ReasonDeadlock, dl
 	case errors.As(err, &sup):
 		o.status, o.reason = StatusSkipped, ReasonSuperseded
 		o.message = supersededBy(fmt.Sprintf("%q (%s)", key, w.addr()), sup.By)
@@ -142,15 +145,11 @@ func supersededBy(lock string, by lock.Holder) string {
 	return "superseded in the queue of " + lock + " by " + DescribeHolder(by, time.Now())
 }
 
-// dropLease releases a lease that arrived after its lock was given up.
-func (s *schedule) dropLease(ctx context.Context, w *wlock, lease *lock.Lease) {
+// dropLease releases a lock that was acquired after it was given up.
+func (s *schedule) dropLease(ctx context.Context, w *wlock, h *heldLock) {
 	s.wl.releases.Add(1)
 	go func() {
 		defer s.wl.releases.Done()
-		rctx, cancel := lock.CleanupContext(ctx)
-		defer cancel()
-		if err := s.r.opts.Locker.Release(rctx, lease.Key, lease.Token); err != nil {
-			s.r.log.Warn("release lock failed", "lock", w.addr(), "error", err)
-		}
+		s.r.release(ctx, w.addr(), h)
 	}()
 }

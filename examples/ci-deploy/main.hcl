@@ -1,10 +1,14 @@
 # ci-deploy: every CI pipeline runs this workflow after its build. However many
 # pipelines finish at once:
 #   - the schema migration of a release runs exactly once (lock + once marker),
-#   - deployments to an environment run one at a time, in the order the
-#     pipelines arrived (the environment lock is a fair queue), and each one is
+#   - deployments to an environment run one at a time, and each one is
 #     smoke-tested before the next deployment starts: the environment is held
 #     from the start of the deployment to the end of its smoke test,
+#   - when several pipelines wait for the environment, only the newest one
+#     deploys: the older ones are superseded (skipped, exit 0), as GitLab's
+#     newest_first or GitHub's pending-run replacement,
+#   - the end-to-end tests of many pipelines share the environment, while a
+#     deployment waits for them to finish (a shared lock),
 #   - a pipeline that waits says who holds the environment and for how long.
 #
 # Point it at Redis so that runners on different machines coordinate:
@@ -49,6 +53,11 @@ variable "smoke_test_command" {
   default = ["sh", "-c", "echo \"smoke test of $RELEASE on $ENV passed (fencing token $LOCKSTEP_FENCING_TOKEN_ENVIRONMENT)\""]
 }
 
+variable "e2e_command" {
+  type    = list(string)
+  default = ["sh", "-c", "echo \"end-to-end tests of $RELEASE on $ENV passed\""]
+}
+
 locals {
   env_vars = {
     ENV     = var.env
@@ -61,12 +70,15 @@ locals {
 # deploy between them, and this pipeline's smoke test would pass or fail on
 # the other pipeline's release. Held across both steps (and renewed between
 # them), the lock is released after the smoke test, or as soon as the
-# deployment failed. queue = "newest" would let only the newest waiting
-# pipeline deploy and skip the older ones ("superseded").
+# deployment failed. queue = "newest": a pipeline that queues for the
+# environment replaces every older one still waiting, which then skips its
+# deployment and smoke test ("superseded") — deploying a release that a newer
+# one is about to replace would only waste the queue's time.
 lock "environment" {
   key     = "deploy/${var.env}"
   ttl     = "30s"
   timeout = "30m"
+  queue   = "newest"
   steps   = [step.deploy, step.smoke_test]
 }
 
@@ -89,7 +101,7 @@ step "migrate" {
 }
 
 step "deploy" {
-  description = "Deploy, one pipeline at a time, in arrival order"
+  description = "Deploy, one pipeline at a time; only the newest waiting one"
   depends_on  = [step.migrate]
 
   command = var.deploy_command
@@ -105,6 +117,25 @@ step "smoke_test" {
   depends_on  = [step.deploy]
   command     = var.smoke_test_command
   env         = local.env_vars
+}
+
+# After the environment lock is released: many pipelines' end-to-end tests
+# may use the environment at once (shared holders), but a deployment, which
+# needs it alone, waits until they are done; once it queues, later test runs
+# wait behind it, so neither side starves.
+step "e2e_tests" {
+  description = "Long tests against the environment, alongside other pipelines' tests"
+  depends_on  = [step.smoke_test]
+
+  lock {
+    key     = "deploy/${var.env}"
+    mode    = "shared"
+    ttl     = "30s"
+    timeout = "30m"
+  }
+
+  command = var.e2e_command
+  env     = local.env_vars
 }
 
 output "migration" {
