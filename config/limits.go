@@ -263,6 +263,10 @@ func instrumentNode(n hclsyntax.Node) {
 				t.Parts[i] = limitCall(p)
 			}
 		}
+	case *hclsyntax.TemplateJoinExpr:
+		// A %{ for } directive: the strings it joins are bounded
+		// together before the join builds them into one.
+		t.Tuple = limitCall(t.Tuple)
 	case *hclsyntax.ForExpr:
 		t.ValExpr = limitCall(t.ValExpr)
 		if t.KeyExpr != nil {
