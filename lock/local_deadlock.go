@@ -35,7 +35,7 @@ func (l *Local) postWait(ctx context.Context, rec *waitRecord, again bool) error
 	if err != nil {
 		return unavailable("record a wait", err)
 	}
-	if err := f.lockExclusive(); err == nil {
+	if err = f.lockExclusive(); err == nil {
 		err = f.writeAt([]byte(marshalWait(rec)), 0)
 	}
 	if err != nil {
