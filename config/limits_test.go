@@ -4,13 +4,20 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLimits_valuesAreBounded: every way an expression can grow a value —
 // functions that amplify, templates joining values, nested templates, for
 // expressions, locals — stops at the limits with "Value too large" on the
 // expression, before building the value.
+//
+// The size limits are what is under test, not the evaluation time guard
+// (checkTimeout, tested on its own): it is lifted here, so that a slow
+// machine (-race, two cores under load) cannot let it fire first.
 func TestLimits_valuesAreBounded(t *testing.T) {
+	defer func(d time.Duration) { checkTimeout = d }(checkTimeout)
+	checkTimeout = 10 * time.Minute
 	big := strings.Repeat("x", 4_000_000)
 	cases := map[string]string{
 		"join":             `local.b = join(",", [for i in range(10) : local.a])`,
