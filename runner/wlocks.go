@@ -149,10 +149,10 @@ func (s *schedule) admit(ctx context.Context, in *instance) bool {
 		if w.state == wlHeld {
 			continue
 		}
+		s.park(in, w) // first: the lock wait counts from before the acquisition starts
 		if w.state == wlIdle {
 			s.acquireLock(ctx, w)
 		}
-		s.park(in, w)
 		return false
 	}
 	// Every workflow-level lock the run holds now, in this step's scope or
