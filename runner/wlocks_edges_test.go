@@ -129,7 +129,11 @@ step "prepare" {
 		wg.Add(1)
 		go func() { defer wg.Done(); res[i], _ = runWorkflow(t, wf, l, runSetup{ctx: ctx, vars: v}) }()
 	}
-	waitFiles(t, filepath.Join(dir, "r1"), filepath.Join(dir, "r2"))
+	waitFor(t, "both runs to hold their workflow-level lock", 20*time.Second, func() bool {
+		_, err1 := os.Stat(filepath.Join(dir, "r1"))
+		_, err2 := os.Stat(filepath.Join(dir, "r2"))
+		return err1 == nil && err2 == nil
+	})
 	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -159,22 +163,6 @@ step "prepare" {
 	if busy != 1 || ok != 1 || deadlocks != 1 {
 		t.Errorf("outcomes %v and %v with %d deadlock failures; want one lock-busy run (a deadlock) and one success",
 			res[0].Outcome, res[1].Outcome, deadlocks)
-	}
-}
-
-func waitFiles(t *testing.T, paths ...string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for _, p := range paths {
-		for {
-			if _, err := os.Stat(p); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never appeared", p)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
 	}
 }
 
