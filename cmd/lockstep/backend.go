@@ -135,6 +135,10 @@ func leanOptions(o *redis.Options) *redis.Options {
 	o.DialerRetries = 2
 	o.DisableIdentity = true
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	// Pipelines (a release's HDEL+EXISTS) on the one connection lockstep
+	// has, not on go-redis's dedicated pipeline pool, which would dial a
+	// second connection with 128 KiB buffers for them.
+	o.PipelinePoolSize = -1
 	return o
 }
 
@@ -201,6 +205,7 @@ func universalOptions(b *config.Backend, tlsConf *tls.Config) (*redis.UniversalO
 		DialerRetries:            2,
 		DisableIdentity:          true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		PipelinePoolSize:         -1, // as leanOptions
 	}
 	if s := b.Sentinel; s != nil {
 		o.MasterName, o.Addrs = s.MasterName, s.Addresses

@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -90,8 +91,11 @@ type diagError struct {
 func (e *diagError) Error() string { return e.diags.Error() }
 func (e *diagError) Unwrap() error { return &usageError{errors.New(e.diags.Error())} }
 
-// envCall finds `env("NAME")` in a url expression's source.
-var envCall = regexp.MustCompile(`^\s*env\(\s*"([^"]+)"\s*\)\s*$`)
+// envCall finds `env("NAME")` in a url expression's source. Compiled on
+// first use: every lockstep process would pay for it at start-up otherwise.
+var envCall = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\s*env\(\s*"([^"]+)"\s*\)\s*$`)
+})
 
 // emptyURL explains a redis backend block without a usable url: when the url
 // attribute is there but empty (url = env("REDIS_URL") with REDIS_URL unset),
@@ -106,7 +110,7 @@ func emptyURL(b *config.Backend, where string) error {
 	files := map[string]*hcl.File{}
 	if err == nil && rng.End.Byte <= len(src) {
 		files[rng.Filename] = &hcl.File{Bytes: src}
-		if m := envCall.FindSubmatch(src[rng.Start.Byte:rng.End.Byte]); m != nil {
+		if m := envCall().FindSubmatch(src[rng.Start.Byte:rng.End.Byte]); m != nil {
 			detail = fmt.Sprintf("The redis backend's url comes from the environment variable %s, which is not set (or empty). Set it, e.g. export %s=redis://redis.internal:6379/0, or set LOCKSTEP_BACKEND, which wins over the block.", m[1], m[1])
 		}
 	}
