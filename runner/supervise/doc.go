@@ -14,7 +14,8 @@
 //   - Parent death, by each OS's means:
 //     Linux: the command's parent-death signal (SIGKILL, armed on an OS
 //     thread that lives as long as the command) plus the watchdog for the
-//     rest of its group, started 10 ms after the first command;
+//     rest of its group, started 10 ms after a command starts if one still
+//     runs then (commands that all end sooner never start it);
 //     macOS and other Unix: the watchdog alone, started before the first
 //     command; on macOS it also watches lockstep with kqueue (EVFILT_PROC,
 //     NOTE_EXIT) in case its pipe never reaches end of file;

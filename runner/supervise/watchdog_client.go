@@ -20,9 +20,10 @@ const watchdogWriteTimeout = time.Second
 // leader is empty yet.
 const lingerPoll = 100 * time.Millisecond
 
-// watchdogDelay is how long after the first command the watchdog is started
-// (platformWatchdogDelay; tests set 0 to run Linux as macOS runs). 0 means
-// before the first command starts.
+// watchdogDelay is how long after a command starts the watchdog is started,
+// if some command's group is still registered then (platformWatchdogDelay;
+// tests set 0 to run Linux as macOS runs). 0 means before the first command
+// starts.
 var watchdogDelay time.Duration = platformWatchdogDelay
 
 // watchdogClient is lockstep's side: it writes registrations to the pipe and
@@ -35,6 +36,14 @@ type watchdogClient struct {
 	linger  map[int]struct{} // reaped leaders whose groups still have members
 	polling bool             // a pollLingering goroutine runs
 	pid     int              // the watchdog's pid once started (for tests)
+
+	// The delayed start (watchdogDelay > 0): the pipe's read end until the
+	// watchdog starts, whether a start is scheduled, and how many groups
+	// are registered and not yet deregistered. A start that finds none
+	// registered is put off until the next command.
+	pending    *os.File
+	armed      bool
+	registered int
 }
 
 func newWatchdogClient(w *os.File, log hclog.Logger) *watchdogClient {
@@ -45,8 +54,41 @@ func newWatchdogClient(w *os.File, log hclog.Logger) *watchdogClient {
 func (c *watchdogClient) started(pgid int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.linger, pgid) // the id was free again, so that group is gone
+	if _, ok := c.linger[pgid]; ok {
+		delete(c.linger, pgid) // the id was free again, so that group is gone
+		c.registered--
+	}
 	c.writeLocked('+', pgid)
+	c.registered++
+	if c.pending != nil && !c.armed {
+		c.armed = true
+		time.AfterFunc(watchdogDelay, c.delayedStart)
+	}
+}
+
+// deregisterLocked tells the watchdog that group pgid is empty.
+func (c *watchdogClient) deregisterLocked(pgid int) {
+	c.writeLocked('-', pgid)
+	c.registered--
+}
+
+// delayedStart starts the watchdog watchdogDelay after a command started,
+// if some group is still registered: a lockstep whose commands all ended
+// within the delay (a short exec, a run of quick steps) never pays for one.
+// The next command schedules it again.
+func (c *watchdogClient) delayedStart() {
+	c.mu.Lock()
+	c.armed = false
+	r := c.pending
+	if r == nil || c.registered == 0 {
+		c.mu.Unlock()
+		return
+	}
+	c.pending = nil
+	c.mu.Unlock()
+	if cmd := startWatchdog(c, r); cmd != nil {
+		awaitWatchdog(c, cmd)
+	}
 }
 
 // reaped is called once the group's leader has been reaped: the group is
@@ -55,7 +97,7 @@ func (c *watchdogClient) reaped(pgid int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !groupAlive(pgid) {
-		c.writeLocked('-', pgid)
+		c.deregisterLocked(pgid)
 		return
 	}
 	c.linger[pgid] = struct{}{}
@@ -75,7 +117,7 @@ func (c *watchdogClient) pollLingering() {
 		for pgid := range c.linger {
 			if !groupAlive(pgid) {
 				delete(c.linger, pgid)
-				c.writeLocked('-', pgid)
+				c.deregisterLocked(pgid)
 			}
 		}
 		if len(c.linger) == 0 {
@@ -116,6 +158,10 @@ func (c *watchdogClient) disableLocked(msg string, err error) {
 	c.log.Debug(msg, "error", err)
 	c.w.Close()
 	c.w = nil
+	if c.pending != nil {
+		c.pending.Close()
+		c.pending = nil
+	}
 }
 
 // watchdog is the process-wide watchdog state.
@@ -161,11 +207,7 @@ func currentWatchdog() *watchdogClient {
 	c := newWatchdogClient(w, watchdog.log)
 	watchdog.client = c
 	if watchdogDelay > 0 {
-		time.AfterFunc(watchdogDelay, func() {
-			if cmd := startWatchdog(c, r); cmd != nil {
-				awaitWatchdog(c, cmd)
-			}
-		})
+		c.pending = r // started by delayedStart, scheduled by the first command
 	} else if cmd := startWatchdog(c, r); cmd != nil {
 		go awaitWatchdog(c, cmd)
 	}

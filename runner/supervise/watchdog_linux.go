@@ -8,12 +8,15 @@ import (
 	"time"
 )
 
-// platformWatchdogDelay: on Linux the watchdog is started 10 ms after the
-// first command. Starting it costs about as much CPU as starting lockstep,
-// which a short `lockstep exec` would feel on a small machine; with the
-// delay, a lockstep that is done within it never starts one. The price is a
-// window: kill -9 of lockstep within 10 ms of its first command reaches only
-// the command itself (its parent-death signal), not the rest of its group.
+// platformWatchdogDelay: on Linux the watchdog is started 10 ms after a
+// command starts, if a command's group is still registered then. Starting it
+// costs about as much CPU as starting lockstep, which a short `lockstep exec`
+// would feel on a small machine; with the delay, a lockstep whose commands
+// all end within it never starts one (when they ended before the delay was
+// over, the next command schedules the start again). The price is a window:
+// kill -9 of lockstep within 10 ms of a command's start, before the watchdog
+// runs, reaches only the command itself (its parent-death signal), not the
+// rest of its group.
 const platformWatchdogDelay = 10 * time.Millisecond
 
 // uncovered says what a killed lockstep still takes with it without the

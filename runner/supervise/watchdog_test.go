@@ -356,3 +356,62 @@ func TestWatchdogClient_stuckWatchdog(t *testing.T) {
 		t.Fatal("a step start blocked on a watchdog that does not read")
 	}
 }
+
+// TestWatchdogClient_delayedStartWaitsForALiveCommand: with a start delay,
+// the watchdog is not started when every command ended within the delay; the
+// next command schedules the start again, and it happens while that command
+// runs. (The delay is an hour here and the start is called by hand, so the
+// test does not depend on timing.)
+func TestWatchdogClient_delayedStartWaitsForALiveCommand(t *testing.T) {
+	saved := watchdogDelay
+	watchdogDelay = time.Hour
+	t.Cleanup(func() { watchdogDelay = saved })
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newWatchdogClient(w, hclog.NewNullLogger())
+	c.pending = r
+	t.Cleanup(func() { c.disable("test over", nil) })
+	state := func() (pid, registered int, armed bool) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.pid, c.registered, c.armed
+	}
+
+	quick, err := Start(Spec{Argv: []string{"true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.started(quick.Pid())
+	if _, _, armed := state(); !armed {
+		t.Fatal("the first command scheduled no watchdog start")
+	}
+	quick.Wait()
+	c.reaped(quick.Pid())
+	done := make(chan struct{})
+	go func() { c.delayedStart(); close(done) }() // blocks while a watchdog it started runs
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the start after a command that ended within the delay started a watchdog")
+	}
+	if pid, registered, armed := state(); pid != 0 || registered != 0 || armed {
+		t.Fatalf("after a command that ended within the delay: watchdog pid %d, %d registered, armed %t; want none, 0, false", pid, registered, armed)
+	}
+
+	slow, err := Start(Spec{Argv: []string{"sleep", "100"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { slow.Kill(); slow.Wait() })
+	c.started(slow.Pid())
+	if _, registered, armed := state(); registered != 1 || !armed {
+		t.Fatalf("the next command: %d registered, armed %t; want 1, true", registered, armed)
+	}
+	go c.delayedStart()
+	waitFor(t, "the watchdog to start while a command runs", 10*time.Second, func() bool {
+		pid, _, _ := state()
+		return pid != 0
+	})
+}
