@@ -54,9 +54,12 @@ var _ Locker = (*Redis)(nil)
 // NewRedis returns a Redis backend using client. Build the client with
 // ContextTimeoutEnabled: true, or go-redis bounds network waits by its
 // Read/WriteTimeout instead of the caller's context (the lease keeper does
-// not depend on it: it stops waiting for a renewal at its own deadline). It
-// panics if opts.KeyPrefix contains '{' or '}'; use ValidKeyPrefix to check
-// user input first. It does not contact the server.
+// not depend on it: it stops waiting for a renewal at its own deadline). A
+// short-lived process should also set PipelinePoolSize: -1: Release sends a
+// two-command pipeline, which go-redis otherwise runs on a pool of its own,
+// dialling a second connection (the lockstep CLI does so). It panics if
+// opts.KeyPrefix contains '{' or '}'; use ValidKeyPrefix to check user input
+// first. It does not contact the server.
 func NewRedis(client redis.UniversalClient, opts *RedisOptions) *Redis {
 	if opts == nil {
 		opts = &RedisOptions{}
