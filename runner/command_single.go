@@ -44,5 +44,6 @@ func (r *Runner) RunCommand(ctx context.Context, c Command) *InstanceResult {
 	r.emit(Event{Type: EventStepStart, Step: in.addr})
 	start := time.Now()
 	sr.run(ctx)
+	r.troubles.Wait() // the keeper stopped: its last trouble events come before step_done
 	return sr.finish(start)
 }

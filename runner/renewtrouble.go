@@ -65,6 +65,7 @@ func (t *troubleReporter) report(tr lock.Trouble) {
 	t.draining = true
 	t.mu.Unlock()
 	if start {
+		t.r.troubles.Add(1) // before the keeper's Stop returns: see Runner.troubles
 		go t.drain()
 	}
 }
@@ -73,13 +74,20 @@ func (t *troubleReporter) event(typ EventType, now time.Time) Event {
 	return Event{Type: typ, Time: now, Step: t.addr, Lock: t.r.keyText(t.ls), Label: t.ls.Label}
 }
 
+// testHookTroubleDrain, when set by a test, runs as a drain goroutine starts.
+var testHookTroubleDrain func()
+
 // drain emits the queued events in order and ends when the queue is empty.
 func (t *troubleReporter) drain() {
+	if testHookTroubleDrain != nil {
+		testHookTroubleDrain()
+	}
 	for {
 		t.mu.Lock()
 		if len(t.queue) == 0 {
 			t.draining = false
 			t.mu.Unlock()
+			t.r.troubles.Done()
 			return
 		}
 		ev := t.queue[0]

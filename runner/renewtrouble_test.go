@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -113,5 +114,50 @@ func checkRenewFailed(t *testing.T, ev Event, ttl time.Duration) {
 	}
 	if ev.Unconfirmed < ttl/3-50*time.Millisecond || ev.Unconfirmed > ttl || ev.Left <= 0 || ev.Left > ttl {
 		t.Errorf("lock_renew_failed unconfirmed %s, left %s (ttl %s)", ev.Unconfirmed, ev.Left, ttl)
+	}
+}
+
+// failingRenewLocker is the test locker whose renewals all fail as an
+// unreachable backend's would; failed runs at each failure.
+type failingRenewLocker struct {
+	*countingLocker
+	failed func()
+}
+
+func (f *failingRenewLocker) Renew(ctx context.Context, key, token string, ttl time.Duration) error {
+	f.failed()
+	return fmt.Errorf("renew %q: %w: %s", key, lock.ErrUnavailable, refused)
+}
+
+// TestRun_lockRenewFailedBeforeRunDone: a renewal failure reported just
+// before the step ends still comes before run_done. The goroutine that emits
+// trouble events is held back here until run_done is seen (or 2 s pass):
+// Run used not to wait for it, so lock_renew_failed followed run_done.
+func TestRun_lockRenewFailedBeforeRunDone(t *testing.T) {
+	dir := t.TempDir()
+	wf := loadWorkflow(t, fmt.Sprintf(troubleWorkflow, "3s"))
+	var once sync.Once
+	m := &failingRenewLocker{countingLocker: newTestLocker(t), failed: func() {
+		once.Do(func() { os.WriteFile(filepath.Join(dir, "go"), nil, 0o644) }) // the step ends
+	}}
+	runDone := make(chan struct{})
+	testHookTroubleDrain = func() {
+		select {
+		case <-runDone:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	t.Cleanup(func() { testHookTroubleDrain = nil })
+	on := map[EventType]func(Event){EventRunDone: func(Event) { close(runDone) }}
+	res, log := runWorkflow(t, wf, m, runSetup{vars: map[string]cty.Value{"dir": cty.StringVal(dir)}, on: on})
+	wantStatus(t, res, "step.deploy", StatusSucceeded, ReasonNone)
+	var order []EventType
+	for _, ev := range log.events {
+		if ev.Type == EventLockRenewFailed || ev.Type == EventRunDone {
+			order = append(order, ev.Type)
+		}
+	}
+	if len(order) != 2 || order[0] != EventLockRenewFailed {
+		t.Fatalf("events %v, want lock_renew_failed then run_done", order)
 	}
 }

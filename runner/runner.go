@@ -46,7 +46,11 @@ type Runner struct {
 	opts Options
 	log  hclog.Logger
 
-	emitMu   sync.Mutex
+	emitMu sync.Mutex
+	// troubles counts the goroutines emitting renewal-trouble events
+	// (renewtrouble.go): Run and RunCommand wait for them before they end.
+	troubles sync.WaitGroup
+
 	kill     chan struct{}
 	killOnce sync.Once
 }

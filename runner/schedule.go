@@ -104,6 +104,7 @@ func (r *Runner) Run(ctx context.Context) *Result {
 	if ctx.Err() != nil {
 		res.Outcome = OutcomeInterrupted
 	}
+	r.troubles.Wait() // every keeper stopped: the last trouble events come first
 	res.Duration = time.Since(start)
 	r.emit(Event{Type: EventRunDone, Status: res.Outcome.String(), Duration: res.Duration, Result: res})
 	return res
