@@ -38,29 +38,30 @@ type watchdogClient struct {
 	pid     int              // the watchdog's pid once started (for tests)
 
 	// The delayed start (watchdogDelay > 0): the pipe's read end until the
-	// watchdog starts, whether a start is scheduled, and how many groups
-	// are registered and not yet deregistered. A start that finds none
-	// registered is put off until the next command.
-	pending    *os.File
-	armed      bool
-	registered int
+	// watchdog starts, and whether a start is scheduled. live holds the
+	// groups registered and not yet deregistered; while nobody reads the
+	// pipe they are only noted there (a pipe written and never read would
+	// fill up after a few thousand quick commands), and delayedStart writes
+	// them before it starts the watchdog. A start that finds none is put off
+	// until the next command.
+	pending *os.File
+	armed   bool
+	live    map[int]struct{}
 }
 
 func newWatchdogClient(w *os.File, log hclog.Logger) *watchdogClient {
-	return &watchdogClient{log: log, w: w, linger: make(map[int]struct{})}
+	return &watchdogClient{log: log, w: w, linger: make(map[int]struct{}), live: make(map[int]struct{})}
 }
 
 // started registers the group of a command that has just been started.
 func (c *watchdogClient) started(pgid int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.linger[pgid]; ok {
-		delete(c.linger, pgid) // the id was free again, so that group is gone
-		c.registered--
-	}
-	c.writeLocked('+', pgid)
-	c.registered++
-	if c.pending != nil && !c.armed {
+	delete(c.linger, pgid) // the id was free again, so that group is gone
+	c.live[pgid] = struct{}{}
+	if c.pending == nil {
+		c.writeLocked('+', pgid)
+	} else if !c.armed {
 		c.armed = true
 		time.AfterFunc(watchdogDelay, c.delayedStart)
 	}
@@ -68,23 +69,28 @@ func (c *watchdogClient) started(pgid int) {
 
 // deregisterLocked tells the watchdog that group pgid is empty.
 func (c *watchdogClient) deregisterLocked(pgid int) {
-	c.writeLocked('-', pgid)
-	c.registered--
+	delete(c.live, pgid)
+	if c.pending == nil {
+		c.writeLocked('-', pgid)
+	}
 }
 
 // delayedStart starts the watchdog watchdogDelay after a command started,
 // if some group is still registered: a lockstep whose commands all ended
 // within the delay (a short exec, a run of quick steps) never pays for one.
-// The next command schedules it again.
+// Any command that starts while no start is scheduled schedules one.
 func (c *watchdogClient) delayedStart() {
 	c.mu.Lock()
 	c.armed = false
 	r := c.pending
-	if r == nil || c.registered == 0 {
+	if r == nil || len(c.live) == 0 {
 		c.mu.Unlock()
 		return
 	}
 	c.pending = nil
+	for pgid := range c.live {
+		c.writeLocked('+', pgid) // the pipe is empty: these cannot block
+	}
 	c.mu.Unlock()
 	if cmd := startWatchdog(c, r); cmd != nil {
 		awaitWatchdog(c, cmd)
@@ -173,7 +179,8 @@ var watchdog struct {
 	tried   bool
 }
 
-// EnableWatchdog makes Start start the watchdog with the first command. Only
+// EnableWatchdog makes Start start the watchdog for the commands (before the
+// first one, or watchdogDelay after a command starts while one runs). Only
 // a program whose main dispatches WatchdogArg to WatchdogMain may call it:
 // the watchdog is this very executable re-executed. log receives debug lines
 // about the watchdog (nil discards them). Calling it again only replaces the
@@ -207,7 +214,7 @@ func currentWatchdog() *watchdogClient {
 	c := newWatchdogClient(w, watchdog.log)
 	watchdog.client = c
 	if watchdogDelay > 0 {
-		c.pending = r // started by delayedStart, scheduled by the first command
+		c.pending = r // started by delayedStart, which commands schedule
 	} else if cmd := startWatchdog(c, r); cmd != nil {
 		go awaitWatchdog(c, cmd)
 	}

@@ -360,23 +360,15 @@ func TestWatchdogClient_stuckWatchdog(t *testing.T) {
 // TestWatchdogClient_delayedStartWaitsForALiveCommand: with a start delay,
 // the watchdog is not started when every command ended within the delay; the
 // next command schedules the start again, and it happens while that command
-// runs. (The delay is an hour here and the start is called by hand, so the
-// test does not depend on timing.)
+// runs, with that command's group registered: closing the pipe makes the
+// watchdog kill it. (The delay is an hour here and the start is called by
+// hand, so the test does not depend on timing.)
 func TestWatchdogClient_delayedStartWaitsForALiveCommand(t *testing.T) {
-	saved := watchdogDelay
-	watchdogDelay = time.Hour
-	t.Cleanup(func() { watchdogDelay = saved })
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := newWatchdogClient(w, hclog.NewNullLogger())
-	c.pending = r
-	t.Cleanup(func() { c.disable("test over", nil) })
-	state := func() (pid, registered int, armed bool) {
+	c := delayedClient(t)
+	state := func() (pid, live int, armed bool) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return c.pid, c.registered, c.armed
+		return c.pid, len(c.live), c.armed
 	}
 
 	quick, err := Start(Spec{Argv: []string{"true"}})
@@ -396,8 +388,8 @@ func TestWatchdogClient_delayedStartWaitsForALiveCommand(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the start after a command that ended within the delay started a watchdog")
 	}
-	if pid, registered, armed := state(); pid != 0 || registered != 0 || armed {
-		t.Fatalf("after a command that ended within the delay: watchdog pid %d, %d registered, armed %t; want none, 0, false", pid, registered, armed)
+	if pid, live, armed := state(); pid != 0 || live != 0 || armed {
+		t.Fatalf("after a command that ended within the delay: watchdog pid %d, %d registered, armed %t; want none, 0, false", pid, live, armed)
 	}
 
 	slow, err := Start(Spec{Argv: []string{"sleep", "100"}})
@@ -406,12 +398,85 @@ func TestWatchdogClient_delayedStartWaitsForALiveCommand(t *testing.T) {
 	}
 	t.Cleanup(func() { slow.Kill(); slow.Wait() })
 	c.started(slow.Pid())
-	if _, registered, armed := state(); registered != 1 || !armed {
-		t.Fatalf("the next command: %d registered, armed %t; want 1, true", registered, armed)
+	if _, live, armed := state(); live != 1 || !armed {
+		t.Fatalf("the next command: %d registered, armed %t; want 1, true", live, armed)
 	}
 	go c.delayedStart()
 	waitFor(t, "the watchdog to start while a command runs", 10*time.Second, func() bool {
 		pid, _, _ := state()
 		return pid != 0
 	})
+	c.disable("test: as if lockstep died", nil)
+	exited := make(chan int, 1)
+	go func() { exited <- slow.Wait() }()
+	select {
+	case code := <-exited:
+		if code != 128+int(syscall.SIGKILL) {
+			t.Fatalf("the command exited %d, want %d (killed by the watchdog)", code, 128+int(syscall.SIGKILL))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watchdog did not kill the registered command's group")
+	}
+}
+
+// TestWatchdogClient_manyQuickCommandsBeforeTheStart: thousands of commands
+// that end within the delay write nothing to the pipe nobody reads yet (it
+// used to fill up after about 3,600 of them: a one-second stall, then the
+// watchdog switched off for good), and a later long command still gets it.
+func TestWatchdogClient_manyQuickCommandsBeforeTheStart(t *testing.T) {
+	c := delayedClient(t)
+	gone := deadGroup(t)
+	for range 10000 {
+		c.started(gone)
+		c.reaped(gone)
+	}
+	c.mu.Lock()
+	w := c.w
+	c.mu.Unlock()
+	if w == nil {
+		t.Fatal("the watchdog was switched off")
+	}
+	slow, err := Start(Spec{Argv: []string{"sleep", "100"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { slow.Kill(); slow.Wait() })
+	c.started(slow.Pid())
+	go c.delayedStart()
+	waitFor(t, "the watchdog to start", 10*time.Second, func() bool { return c.pidForTest() != 0 })
+	c.disable("test: as if lockstep died", nil)
+	exited := make(chan int, 1)
+	go func() { exited <- slow.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watchdog did not kill the registered command's group")
+	}
+}
+
+// delayedClient is a watchdog client of the test's own with an hour's start
+// delay (the test calls delayedStart itself) and its pipe not yet read.
+func delayedClient(t *testing.T) *watchdogClient {
+	saved := watchdogDelay
+	watchdogDelay = time.Hour
+	t.Cleanup(func() { watchdogDelay = saved })
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newWatchdogClient(w, hclog.NewNullLogger())
+	c.pending = r
+	t.Cleanup(func() { c.disable("test over", nil) })
+	return c
+}
+
+// deadGroup is the id of a process group that no longer exists: a reaped
+// command's.
+func deadGroup(t *testing.T) int {
+	p, err := Start(Spec{Argv: []string{"true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Wait()
+	return p.Pid()
 }
