@@ -9,7 +9,16 @@ import (
 	"github.com/lockstep-dev/lockstep/runner/supervise"
 )
 
-func main() { os.Exit(Main()) }
+func main() {
+	code := Main()
+	for _, stop := range profStop {
+		stop()
+	}
+	os.Exit(code)
+}
+
+// profStop holds what a profiling build (prof_tag.go) runs before the exit.
+var profStop []func()
 
 // Main runs the lockstep command line and returns the process exit code. It
 // is the only function that touches the process's streams, environment and
