@@ -75,14 +75,22 @@ func (r *Redis) Show(ctx context.Context, key string) (LockInfo, error) {
 // lockInfo runs show.lua: {waiters, n, n holders..., queue entries...}.
 func (r *Redis) lockInfo(ctx context.Context, key string, queue bool) (LockInfo, error) {
 	op := fmt.Sprintf("show %q", key)
-	flag := ""
-	if queue {
-		flag = "q"
-	}
-	res, err := r.run(ctx, scriptShow, r.lockKeys(key), flag)
+	res, err := r.run(ctx, scriptShow, r.lockKeys(key), showFlag(queue))
 	if err != nil {
 		return LockInfo{Key: key}, backendErr(ctx, op, err)
 	}
+	return parseShow(op, key, res)
+}
+
+func showFlag(queue bool) string {
+	if queue {
+		return "q"
+	}
+	return ""
+}
+
+// parseShow reads show.lua's reply for key.
+func parseShow(op, key string, res any) (LockInfo, error) {
 	vals, n, ok := replyInts(res, 2)
 	if !ok || int64(len(vals)) < 2+n[1] || n[1] < 0 {
 		return LockInfo{Key: key}, badReply(op, res)
@@ -139,6 +147,11 @@ func (r *Redis) Once(ctx context.Context, key string) (*OnceRecord, error) {
 	if err != nil {
 		return nil, backendErr(ctx, op, err)
 	}
+	return parseOnce(op, key, res)
+}
+
+// parseOnce reads onceget.lua's reply for key (not redis.Nil).
+func parseOnce(op, key string, res any) (*OnceRecord, error) {
 	vals, ok := res.([]any)
 	if !ok || len(vals) != 2 {
 		return nil, badReply(op, res)

@@ -148,12 +148,25 @@ func (o *planOptions) show(e *env, wf *config.Workflow, plan *runner.Plan, scope
 	wouldRun := 0
 	doc := &planDoc{locks: locks, count: plan.InstanceCount(scope), state: st,
 		each: func(f func(*runner.PreviewInstance)) {
-			plan.PreviewEach(scope, func(pi *runner.PreviewInstance) {
-				if willRun(pi, st) {
-					wouldRun++
+			// Instances go out in windows whose keys are read from the
+			// backend together (a round trip per window, not per key).
+			window := make([]*runner.PreviewInstance, 0, planWindow)
+			flush := func() {
+				st.prefetch(window)
+				for _, pi := range window {
+					if willRun(pi, st) {
+						wouldRun++
+					}
+					f(pi)
 				}
-				f(pi)
+				window = window[:0]
+			}
+			plan.PreviewEach(scope, func(pi *runner.PreviewInstance) {
+				if window = append(window, pi); len(window) == planWindow {
+					flush()
+				}
 			})
+			flush()
 		}}
 	failed := false
 	if o.wff.json {

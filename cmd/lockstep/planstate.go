@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/lockstep-dev/lockstep/lock"
+	"github.com/lockstep-dev/lockstep/runner"
 )
 
 func (st *planState) close() {
@@ -50,6 +51,57 @@ func (st *planState) once(key string) (*lock.OnceRecord, bool) {
 	}
 	st.Onces[key] = rec
 	return rec, true
+}
+
+// planWindow is how many step instances plan evaluates before it reads
+// their locks and once markers from the backend, together.
+const planWindow = 256
+
+// prefetch reads the holders of every known lock key of pis and their once
+// markers that holders and once have not seen yet, in as few round trips as
+// the backend allows. An error marks the backend unreachable, as one read
+// would.
+func (st *planState) prefetch(pis []*runner.PreviewInstance) {
+	if !st.Reachable {
+		return
+	}
+	var lockKeys, onceKeys []string
+	seen := map[string]bool{}
+	for _, pi := range pis {
+		for _, l := range pi.Locks {
+			if k := l.Key().Raw; k != "" && !seen["l"+k] {
+				if _, done := st.Locks[k]; !done {
+					seen["l"+k] = true
+					lockKeys = append(lockKeys, k)
+				}
+			}
+		}
+		if k := pi.OnceKey(); k != nil && k.Raw != "" && !seen["o"+k.Raw] {
+			if _, done := st.Onces[k.Raw]; !done {
+				seen["o"+k.Raw] = true
+				onceKeys = append(onceKeys, k.Raw)
+			}
+		}
+	}
+	lis, err := lock.ShowMany(st.ctx, st.locker, lockKeys)
+	if err != nil {
+		st.unreachable(err)
+		return
+	}
+	for i, li := range lis {
+		if li.Holders == nil {
+			li.Holders = []lock.Holder{}
+		}
+		st.Locks[lockKeys[i]] = lockState{Holders: li.Holders, Queue: li.Queue}
+	}
+	recs, err := lock.OnceMany(st.ctx, st.locker, onceKeys)
+	if err != nil {
+		st.unreachable(err)
+		return
+	}
+	for i, rec := range recs {
+		st.Onces[onceKeys[i]] = rec
+	}
 }
 
 // unreachable records why the backend does not answer (the first reason).

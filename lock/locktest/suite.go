@@ -68,6 +68,7 @@ func Run(t *testing.T, newLocker func(t *testing.T) lock.Locker, caps Capabiliti
 		{"CancelLeavesNothing", s.cancelLeavesNothing},
 		{"OnceMarkers", s.onceMarkers},
 		{"HoldersListForce", s.holdersListForce},
+		{"ShowOnceMany", s.showOnceMany},
 		{"HostileKeys", s.hostileKeys},
 		{"SharedExclusive", s.sharedExclusive},
 		{"NewestWins", s.newestWins},

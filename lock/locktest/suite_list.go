@@ -2,6 +2,9 @@ package locktest
 
 import (
 	"errors"
+	"fmt"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -75,4 +78,94 @@ func (s *suite) hostileKeys(t *testing.T) {
 		t.Fatalf("a held key was free: %v", err)
 	}
 	mustAcquire(t, l, lock.Request{Key: "a{b"}) // would collide with "a%7Bb" under a naive encoding
+}
+
+// showOnceMany: ShowMany and OnceMany answer what Show and Once answer, key
+// by key and in order, across more keys than one round trip carries, on a
+// backend that has not run a script yet.
+func (s *suite) showOnceMany(t *testing.T) {
+	l, ctx := s.locker(t), ctxFor(t)
+	if infos, err := lock.ShowMany(ctx, l, nil); err != nil || len(infos) != 0 {
+		t.Fatalf("ShowMany of no keys: %v, %v", infos, err)
+	}
+	var keys []string
+	for i := range 600 {
+		keys = append(keys, fmt.Sprintf("many/%d", i))
+	}
+	keys = append(keys, "many/7", "many/a{b}c", "many/}{", "many/tab\there")
+	for _, k := range []string{"many/3", "many/300", "many/a{b}c"} {
+		mustAcquire(t, l, lock.Request{Key: k, TTL: time.Minute, Limit: 2, Holder: holder("x")})
+	}
+	if s.caps.FIFO {
+		mustAcquire(t, l, lock.Request{Key: "many/599", TTL: time.Minute, Holder: holder("x")})
+		w := waitingAcquire(ctx, t, s.locker(t), lock.Request{Key: "many/599", Holder: holder("w")})
+		defer func() { // the waiter leaves nothing queued behind
+			if err := l.ForceRelease(ctx, "many/599"); err != nil {
+				t.Error(err)
+			}
+			recv(t, w, 3*time.Second, "force-release wakes the waiter")
+		}()
+	}
+	for _, k := range []string{"many/5", "many/500", "many/}{"} {
+		if err := l.MarkOnce(ctx, lock.OnceRecord{Key: k, Owner: "x@test"}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	infos, err := lock.ShowMany(ctx, l, keys)
+	if err != nil || len(infos) != len(keys) {
+		t.Fatalf("ShowMany: %d infos, %v; want %d", len(infos), err, len(keys))
+	}
+	recs, err := lock.OnceMany(ctx, l, keys)
+	if err != nil || len(recs) != len(keys) {
+		t.Fatalf("OnceMany: %d records, %v; want %d", len(recs), err, len(keys))
+	}
+	held, set := 0, 0
+	for i, k := range keys {
+		one, err := l.Show(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := showForCompare(infos[i]), showForCompare(one); !reflect.DeepEqual(got, want) {
+			t.Fatalf("ShowMany[%d] (%q) = %+v, Show = %+v", i, k, got, want)
+		}
+		held += min(len(infos[i].Holders), 1)
+		rec, err := l.Once(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(onceForCompare(recs[i]), onceForCompare(rec)) {
+			t.Fatalf("OnceMany[%d] (%q) = %+v, Once = %+v", i, k, recs[i], rec)
+		}
+		if rec != nil {
+			set++
+		}
+	}
+	wantHeld := 3
+	if s.caps.FIFO {
+		wantHeld = 4
+		if w := infos[599]; w.Waiters != 1 || len(w.Queue) != 1 || w.Queue[0].Owner != "w@test" {
+			t.Fatalf("ShowMany of a key with a waiter: %+v", w)
+		}
+	}
+	if held != wantHeld || set != 3 {
+		t.Fatalf("ShowMany saw %d held keys (want %d), OnceMany %d markers (want 3)", held, wantHeld, set)
+	}
+}
+
+// showForCompare drops what changes between two reads: the time left.
+func showForCompare(li lock.LockInfo) lock.LockInfo {
+	li.Holders = slices.Clone(li.Holders)
+	for i := range li.Holders {
+		li.Holders[i].TTL = 0
+	}
+	return li
+}
+
+func onceForCompare(rec *lock.OnceRecord) *lock.OnceRecord {
+	if rec == nil {
+		return nil
+	}
+	c := *rec
+	c.TTL = 0
+	return &c
 }
