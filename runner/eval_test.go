@@ -1,6 +1,10 @@
 package runner
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +158,66 @@ func TestFormatValue_sameAsJSON(t *testing.T) {
 	want := `{"a":{"y":null,"z":true},"b":[1.5,12345678901234],"c":["<&>\n",["x"]]}`
 	if got := FormatValue(v); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+// TestPreviewEach_parallelInOrder: PreviewEach evaluates instances several
+// at a time (previewBatch) and still hands them out in plan order, each
+// with its own values; under -race it also proves the evaluations share no
+// unguarded state (functions with caches, for_each copies of the scope).
+func TestPreviewEach_parallelInOrder(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("locals {\n  nodes = [\"a\", \"b\", \"c\"]\n  p     = upper(\"wf\")\n}\n")
+	const n = 3 * previewBatch
+	for i := range n {
+		fmt.Fprintf(&b, "step \"s%03d\" {\n", i)
+		if i%5 == 0 {
+			b.WriteString("  for_each = toset(local.nodes)\n  command = [\"echo\", each.key]\n")
+			fmt.Fprintf(&b, "  lock {\n    key = \"${local.p}/%d/${each.key}\"\n  }\n", i)
+		} else {
+			fmt.Fprintf(&b, "  command = [\"echo\", format(\"%%s-%%03d\", local.p, %d), file(\"${path.root}/x.txt\")]\n", i)
+			fmt.Fprintf(&b, "  lock {\n    key = \"${local.p}/%d\"\n  }\n", i)
+		}
+		if i > 0 {
+			fmt.Fprintf(&b, "  depends_on = [step.s%03d]\n", i-1)
+		}
+		b.WriteString("}\n")
+	}
+	dir := t.TempDir()
+	for name, text := range map[string]string{"main.hcl": b.String(), "x.txt": "x"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wf, diags := config.Load(dir, nil)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	plan, _ := NewPlan(wf, nil)
+	scope, _ := BaseScope(wf, nil, dir, nil)
+	var got []string
+	plan.PreviewEach(scope, func(pi *PreviewInstance) {
+		if pi.Diags.HasErrors() {
+			t.Fatalf("%s: %s", pi.Address, pi.Diags.Error())
+		}
+		got = append(got, pi.Address+" "+pi.Locks[0].Key().Raw+" "+pi.Command.Text)
+	})
+	var want []string
+	for i := range n {
+		if i%5 == 0 {
+			for _, k := range []string{"a", "b", "c"} {
+				want = append(want, fmt.Sprintf(`step.s%03d["%s"] WF/%d/%s ["echo","%s"]`, i, k, i, k, k))
+			}
+			continue
+		}
+		want = append(want, fmt.Sprintf(`step.s%03d WF/%d ["echo","WF-%03d","x"]`, i, i, i))
+	}
+	if !slices.Equal(got, want) {
+		for i := range min(len(got), len(want)) {
+			if got[i] != want[i] {
+				t.Fatalf("instance %d: got %s, want %s (%d instances, want %d)", i, got[i], want[i], len(got), len(want))
+			}
+		}
+		t.Fatalf("%d instances, want %d", len(got), len(want))
 	}
 }

@@ -1,7 +1,10 @@
 package runner
 
 import (
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -140,26 +143,33 @@ func (p *Plan) Preview(scope *config.Scope) []*PreviewInstance {
 	return out
 }
 
-// PreviewEach is Preview handing each instance to f as soon as it is
-// evaluated, so that a large plan need not be held in memory.
+// PreviewEach is Preview handing each instance to f, in order and from
+// this goroutine, as soon as it is evaluated, so that a large plan need not
+// be held in memory. Instances are evaluated previewBatch at a time, in
+// parallel (each on its own copy of the scope).
 func (p *Plan) PreviewEach(scope *config.Scope, f func(*PreviewInstance)) {
+	b := previewBatcher{out: f}
 	base := scope
 	for _, name := range p.Order {
 		st := p.Workflow.Steps[name]
 		scope := scopeFor(base, p.Deps[name])
 		if st.ForEach == nil {
-			f(p.previewInstance(scope, st, Address(name, "", false)))
+			b.add(func() *PreviewInstance { return p.previewInstance(scope, st, Address(name, "", false)) })
 			continue
 		}
 		items, known, diags := forEachItems(scope, st.ForEach)
 		if !known {
-			pi := p.previewInstance(scope, st, "step."+name+"[*]")
-			pi.ForEachAfter = config.StepRefs(st.ForEach)
-			f(pi)
+			b.add(func() *PreviewInstance {
+				pi := p.previewInstance(scope, st, "step."+name+"[*]")
+				pi.ForEachAfter = config.StepRefs(st.ForEach)
+				return pi
+			})
 			continue
 		}
 		if diags.HasErrors() {
-			f(&PreviewInstance{Address: Address(name, "", false), Step: name, Diags: diags})
+			b.add(func() *PreviewInstance {
+				return &PreviewInstance{Address: Address(name, "", false), Step: name, Diags: diags}
+			})
 			continue
 		}
 		for _, k := range sortedKeys(items) {
@@ -168,8 +178,44 @@ func (p *Plan) PreviewEach(scope *config.Scope, f func(*PreviewInstance)) {
 			}
 			sc := *scope
 			sc.Each = &config.EachValue{Key: cty.StringVal(k), Value: items[k]}
-			f(p.previewInstance(&sc, st, Address(name, k, true)))
+			b.add(func() *PreviewInstance { return p.previewInstance(&sc, st, Address(name, k, true)) })
 		}
+	}
+	b.flush()
+}
+
+// previewBatch is how many instances PreviewEach evaluates together.
+const previewBatch = 64
+
+// previewBatcher evaluates queued instances in parallel and hands them out
+// in the order they were queued.
+type previewBatcher struct {
+	jobs []func() *PreviewInstance
+	out  func(*PreviewInstance)
+}
+
+func (b *previewBatcher) add(job func() *PreviewInstance) {
+	if b.jobs = append(b.jobs, job); len(b.jobs) == previewBatch {
+		b.flush()
+	}
+}
+
+func (b *previewBatcher) flush() {
+	res := make([]*PreviewInstance, len(b.jobs))
+	workers := min(runtime.GOMAXPROCS(0), len(b.jobs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(b.jobs); i = int(next.Add(1) - 1) {
+				res[i] = b.jobs[i]()
+			}
+		})
+	}
+	wg.Wait()
+	b.jobs = b.jobs[:0]
+	for _, pi := range res {
+		b.out(pi)
 	}
 }
 
