@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"runtime"
+	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/hcl/v2"
@@ -26,9 +28,7 @@ func (c *checker) types(getenv func(string) string, stop *atomic.Bool) {
 		scope.Locks[name] = UnknownLockValue(cty.UnknownVal(cty.String))
 	}
 	base := scope.EvalContext()
-	for _, name := range sortedKeys(c.w.Steps) {
-		c.stepTypes(base, c.w.Steps[name])
-	}
+	c.stepsTypes(base, sortedKeys(c.w.Steps))
 	for _, name := range sortedKeys(c.w.Locks) {
 		c.block(base, base, c.w.Locks[name].Attrs)
 	}
@@ -75,6 +75,36 @@ func (c *checker) eval(ctx *hcl.EvalContext, e hcl.Expression, want cty.Type) (c
 	c.diags = append(c.diags, d...)
 	return v, !d.HasErrors()
 }
+
+// stepsTypes checks the named steps on up to GOMAXPROCS goroutines, each
+// with a checker of its own: they only read the workflow, c.bad and base,
+// and their diagnostics are appended in the order of names. A workflow of a
+// few hundred steps is checked on this goroutine.
+func (c *checker) stepsTypes(base *hcl.EvalContext, names []string) {
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(names)/stepsPerWorker))
+	parts := make([]hcl.Diagnostics, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*len(names)/workers, (w+1)*len(names)/workers
+		wg.Go(func() {
+			parts[w] = safely("type-checking", func() hcl.Diagnostics {
+				wc := &checker{w: c.w, bad: c.bad}
+				for _, name := range names[lo:hi] {
+					wc.stepTypes(base, c.w.Steps[name])
+				}
+				return wc.diags
+			})
+		})
+	}
+	wg.Wait()
+	for _, d := range parts {
+		c.diags = append(c.diags, d...)
+	}
+}
+
+// stepsPerWorker is the fewest steps worth a goroutine of their own in
+// stepsTypes.
+const stepsPerWorker = 256
 
 func (c *checker) stepTypes(base *hcl.EvalContext, s *Step) {
 	ctx := base

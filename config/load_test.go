@@ -1,8 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -306,5 +308,35 @@ func TestLoad_diagnosticsSorted(t *testing.T) {
 	}
 	if len(files) < 2 || files[0] != "a.hcl" || files[len(files)-1] != "b.hcl" {
 		t.Fatalf("diagnostics by file: %v", files)
+	}
+}
+
+// TestLoad_typeChecksInParallel: the steps of a large workflow are
+// type-checked on several goroutines (stepsTypes); every problem is still
+// reported once, in file order, whichever goroutine found it. Under -race
+// it also proves the goroutines share no unguarded state (the function
+// table, file() reads, the base scope).
+func TestLoad_typeChecksInParallel(t *testing.T) {
+	var b strings.Builder
+	const n = 3*stepsPerWorker + 7
+	var want []int
+	for i := range n {
+		arg := `file("x.txt")`
+		if i%37 == 0 {
+			arg, want = `1 + "x"`, append(want, i)
+		}
+		fmt.Fprintf(&b, "step \"s%04d\" {\n  command = [\"echo\", %s, upper(\"a\")]\n}\n", i, arg)
+	}
+	dir := writeFiles(t, map[string]string{"main.hcl": b.String(), "x.txt": "x"})
+	_, diags := Load(dir, &LoadOptions{Getenv: func(string) string { return "" }})
+	var got []int
+	for _, d := range diags {
+		if d.Summary != "Invalid operand" || d.Subject == nil {
+			t.Fatalf("unexpected diagnostic: %s", d.Error())
+		}
+		got = append(got, (d.Subject.Start.Line-2)/3)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("problems reported in steps %v, want %v", got, want)
 	}
 }
