@@ -82,6 +82,54 @@ func BenchmarkRun_200StepsParallel10(b *testing.B) {
 	b.ReportMetric(float64((runTotal-floorTotal).Microseconds())/iters/n/1000*10, "slot-overhead-ms/step")
 }
 
+// chainedSteps returns a workflow of n steps, each holding its own lock,
+// running true and depending on the one before (issue 12.5's chain).
+func chainedSteps(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "step \"s%d\" {\n  lock {\n    key = \"k/%d\"\n    ttl = \"10s\"\n  }\n  command = [\"true\"]\n", i, i)
+		if i > 0 {
+			fmt.Fprintf(&b, "  depends_on = [step.s%d]\n", i-1)
+		}
+		b.WriteString("}\n")
+	}
+	return b.String()
+}
+
+// BenchmarkRun_chain measures a chain of 200 steps, each with one lock and
+// depending on the one before (local backend), against the floor of running
+// the same 200 processes one after the other without lockstep, measured in
+// the same iteration. In a chain nothing overlaps: every step's locking,
+// release, events and scheduling add to the wall-clock time. It reports the
+// overhead per step (issue 12.5's target: at most 0.5 ms).
+func BenchmarkRun_chain(b *testing.B) {
+	const n = 200
+	wf := loadWorkflow(b, chainedSteps(n))
+	plan, diags := NewPlan(wf, nil)
+	if diags.HasErrors() {
+		b.Fatal(diags.Error())
+	}
+	// The backend itself, as the CLI uses it: no test counters around it.
+	locker := newTestLocker(b).Local
+	var runTotal, floorTotal time.Duration
+	for b.Loop() {
+		start := time.Now()
+		runFloor(b, n, 1)
+		floorTotal += time.Since(start)
+
+		start = time.Now()
+		res := New(plan, Options{Locker: locker, Variables: map[string]cty.Value{}, Parallelism: 10}).Run(context.Background())
+		runTotal += time.Since(start)
+		if res.Outcome != OutcomeSucceeded {
+			b.Fatalf("outcome %v", res.Outcome)
+		}
+	}
+	iters := float64(b.N)
+	b.ReportMetric(float64(runTotal.Microseconds())/iters/1000, "run-ms")
+	b.ReportMetric(float64(floorTotal.Microseconds())/iters/1000, "floor-ms")
+	b.ReportMetric(float64((runTotal-floorTotal).Microseconds())/iters/n/1000, "overhead-ms/step")
+}
+
 // generatedWorkflow writes a workflow of n steps with references, locks,
 // once blocks and for_each, in chains of 10.
 func generatedWorkflow(b *testing.B, n int) string {

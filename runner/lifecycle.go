@@ -271,6 +271,11 @@ func (r *Runner) keyText(ls lockSpec) string {
 // releaseAll stops renewing and releases every held lock at once, on a
 // context that survives cancellation of ctx.
 func (sr *stepRun) releaseAll(ctx context.Context) {
+	if len(sr.held) == 1 {
+		// The usual step: no goroutine to hand the release to and back.
+		sr.r.releaseHeld(ctx, sr.in.addr, sr.held[0])
+		return
+	}
 	done := make(chan struct{}, len(sr.held))
 	for _, h := range sr.held {
 		go func() {

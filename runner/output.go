@@ -2,6 +2,8 @@ package runner
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"strings"
 	"sync"
 )
@@ -44,6 +46,33 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		w.buf = nil // let a large backing array go
 	}
 	return len(p), nil
+}
+
+// copyBufs are the buffers ReadFrom reads a stream with, kept between
+// steps: io.Copy would allocate 32 KiB for each stream of each step, which
+// in a run of many short steps was half of all the garbage (issue 12.5).
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// ReadFrom reads r to its end and writes what it reads as Write does; it is
+// what io.Copy, and so os/exec's copy of a command's output, calls. The error
+// is r's, nil at end of file.
+func (w *lineWriter) ReadFrom(r io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	var n int64
+	for {
+		m, err := r.Read(*bp)
+		if m > 0 {
+			w.Write((*bp)[:m])
+			n += int64(m)
+		}
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 // Flush emits a final line that had no newline.

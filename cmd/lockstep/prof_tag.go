@@ -10,9 +10,16 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+
+	"github.com/lockstep-dev/lockstep/runner/supervise"
 )
 
 func init() {
+	if len(os.Args) > 1 && os.Args[1] == supervise.WatchdogArg {
+		// The watchdog is this binary re-executed with the same
+		// environment: it would truncate and overwrite the profiles.
+		return
+	}
 	if f := os.Getenv("LOCKSTEP_CPUPROFILE"); f != "" {
 		w, err := os.Create(f)
 		if err == nil && pprof.StartCPUProfile(w) == nil {

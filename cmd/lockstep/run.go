@@ -136,7 +136,8 @@ func execute(e *env, job *runJob, out runOutput, logger hclog.Logger) error {
 		Environ: childEnviron(e.osEnviron(), wf), // also what env() reads in a step's body
 		OnEvent: func(ev runner.Event) {
 			causes.note(&ev) // a loss after failed renewals names their cause
-			if ev.Type != runner.EventStepOutput {
+			if ev.Type != runner.EventStepOutput && logger.IsDebug() {
+				// Formatted only for a debug log: four events a step.
 				logger.Debug(eventMessage(ev, ev.Time), "type", string(ev.Type))
 			}
 			running.event(ev)

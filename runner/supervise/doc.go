@@ -27,7 +27,8 @@
 //     Windows from the job's active process count.
 //   - The watchdog (Unix): the lockstep binary re-executed with WatchdogArg,
 //     reading "+PGID"/"-PGID" lines on a pipe and killing every registered
-//     group when the pipe reaches end of file. A program that calls
+//     group when the pipe reaches end of file (on Linux it reads them every
+//     50 ms, woken at once by the pipe's hang-up, not by each line). A program that calls
 //     EnableWatchdog must dispatch WatchdogArg to WatchdogMain first thing in
 //     main.
 //

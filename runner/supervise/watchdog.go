@@ -28,7 +28,9 @@ import (
 // kernel closes its end), and the watchdog sends SIGKILL to every group still
 // registered and exits. After a normal exit of lockstep no group is
 // registered unless a command left processes running in its group, which are
-// then killed too.
+// then killed too. On Linux it reads the registrations every drainEvery, not
+// as each comes (that woke it twice a step), and at once when the pipe hangs
+// up (registrations, watchdog_drain_linux.go).
 //
 // Killing only registered groups is safe against PID reuse: POSIX systems do
 // not hand out a PID while it is still some process group's id, and a group
@@ -56,7 +58,7 @@ func WatchdogMain(r io.Reader) int {
 	groups := newGroupSet()
 	eof := make(chan struct{})
 	go func() {
-		groups.read(r)
+		groups.read(registrations(r))
 		close(eof)
 	}()
 	select {
