@@ -3,7 +3,6 @@ package lock
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -96,43 +95,65 @@ func (r *Redis) onceMany(ctx context.Context, keys []string) ([]*OnceRecord, err
 
 // pipeScript runs s n times, call i with args(i), sending manyBatch calls
 // per round trip, and hands each reply to reply in order; the first error
-// reply returns ends it. The first call of a script this backend has not run
-// yet goes alone (EVAL caches it on the server); a node that answers
-// NOSCRIPT (a Cluster node that never saw it, a restarted server) gets that
-// call again on its own, by runScript's fallback.
+// reply returns ends it. A script this backend has not run yet is loaded
+// first (SCRIPT LOAD: on a Cluster, on every master). Calls answered
+// NOSCRIPT (a restarted server, SCRIPT FLUSH, a new Cluster node) load it
+// once more and go again in one pipeline, not one round trip each.
 func (r *Redis) pipeScript(ctx context.Context, s *luaScript, n int,
 	args func(i int) ([]string, []any), reply func(i int, res any, err error) error) error {
-	i := 0
-	if n > 0 && !r.loaded[s.idx].Load() {
-		keys, argv := args(0)
-		res, err := r.runScript(ctx, s, keys, argv...)
-		if err := reply(0, res, err); err != nil {
-			return err
-		}
-		i = 1
-	}
 	sc := s.get()
-	for i < n {
-		end := min(i+manyBatch, n)
-		cmds := make([]*redis.Cmd, 0, end-i)
-		_, _ = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for j := i; j < end; j++ {
-				keys, argv := args(j)
-				cmds = append(cmds, sc.EvalSha(ctx, p, keys, argv...))
+	if n > 0 && !r.loaded[s.idx].Load() {
+		if err := sc.Load(ctx, r.client).Err(); err != nil {
+			return reply(0, nil, err)
+		}
+		r.loaded[s.idx].Store(true)
+	}
+	for i := 0; i < n; i += manyBatch {
+		calls := make([]int, 0, manyBatch)
+		for j := i; j < min(i+manyBatch, n); j++ {
+			calls = append(calls, j)
+		}
+		res, errs := r.pipeline(ctx, sc, calls, args)
+		var again []int
+		for k, err := range errs {
+			if redis.HasErrorPrefix(err, "NOSCRIPT") {
+				again = append(again, k)
 			}
-			return nil
-		})
-		for j, c := range cmds {
-			res, err := c.Result()
-			if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-				keys, argv := args(i + j)
-				res, err = sc.Run(ctx, r.client, keys, argv...).Result()
+		}
+		if len(again) > 0 && sc.Load(ctx, r.client).Err() == nil {
+			idx := make([]int, len(again))
+			for k, a := range again {
+				idx[k] = calls[a]
 			}
-			if err := reply(i+j, res, err); err != nil {
+			res2, errs2 := r.pipeline(ctx, sc, idx, args)
+			for k, a := range again {
+				res[a], errs[a] = res2[k], errs2[k]
+			}
+		}
+		for k, j := range calls {
+			if err := reply(j, res[k], errs[k]); err != nil {
 				return err
 			}
 		}
-		i = end
 	}
 	return nil
+}
+
+// pipeline sends the calls of s numbered calls in one pipeline (go-redis
+// splits it by node on a Cluster) and returns their replies in order.
+func (r *Redis) pipeline(ctx context.Context, sc *redis.Script, calls []int,
+	args func(i int) ([]string, []any)) ([]any, []error) {
+	cmds := make([]*redis.Cmd, len(calls))
+	_, _ = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for k, j := range calls {
+			keys, argv := args(j)
+			cmds[k] = sc.EvalSha(ctx, p, keys, argv...)
+		}
+		return nil
+	})
+	res, errs := make([]any, len(calls)), make([]error, len(calls))
+	for k, c := range cmds {
+		res[k], errs[k] = c.Result()
+	}
+	return res, errs
 }
