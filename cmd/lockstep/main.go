@@ -9,15 +9,9 @@ import (
 	"github.com/lockstep-dev/lockstep/runner/supervise"
 )
 
-func main() {
-	code := Main()
-	for _, stop := range profStop {
-		stop()
-	}
-	os.Exit(code)
-}
+func main() { os.Exit(Main()) }
 
-// profStop holds what a profiling build (prof_tag.go) runs before the exit.
+// profStop holds what a profiling build (prof_tag.go) runs as Main returns.
 var profStop []func()
 
 // Main runs the lockstep command line and returns the process exit code. It
@@ -25,6 +19,11 @@ var profStop []func()
 // signals: it builds one env from them, runs the dispatcher, and maps the
 // result to an exit code in one place (exitCode).
 func Main() int {
+	defer func() {
+		for _, stop := range profStop {
+			stop()
+		}
+	}()
 	args := os.Args[1:]
 	if len(args) > 0 && args[0] == supervise.WatchdogArg {
 		// lockstep re-executed as its own watchdog (supervise.EnableWatchdog).

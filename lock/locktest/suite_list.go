@@ -1,6 +1,7 @@
 package locktest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -88,29 +89,7 @@ func (s *suite) showOnceMany(t *testing.T) {
 	if infos, err := lock.ShowMany(ctx, l, nil); err != nil || len(infos) != 0 {
 		t.Fatalf("ShowMany of no keys: %v, %v", infos, err)
 	}
-	var keys []string
-	for i := range 600 {
-		keys = append(keys, fmt.Sprintf("many/%d", i))
-	}
-	keys = append(keys, "many/7", "many/a{b}c", "many/}{", "many/tab\there")
-	for _, k := range []string{"many/3", "many/300", "many/a{b}c"} {
-		mustAcquire(t, l, lock.Request{Key: k, TTL: time.Minute, Limit: 2, Holder: holder("x")})
-	}
-	if s.caps.FIFO {
-		mustAcquire(t, l, lock.Request{Key: "many/599", TTL: time.Minute, Holder: holder("x")})
-		w := waitingAcquire(ctx, t, s.locker(t), lock.Request{Key: "many/599", Holder: holder("w")})
-		defer func() { // the waiter leaves nothing queued behind
-			if err := l.ForceRelease(ctx, "many/599"); err != nil {
-				t.Error(err)
-			}
-			recv(t, w, 3*time.Second, "force-release wakes the waiter")
-		}()
-	}
-	for _, k := range []string{"many/5", "many/500", "many/}{"} {
-		if err := l.MarkOnce(ctx, lock.OnceRecord{Key: k, Owner: "x@test"}, time.Hour); err != nil {
-			t.Fatal(err)
-		}
-	}
+	keys := s.manyKeys(ctx, t, l)
 	infos, err := lock.ShowMany(ctx, l, keys)
 	if err != nil || len(infos) != len(keys) {
 		t.Fatalf("ShowMany: %d infos, %v; want %d", len(infos), err, len(keys))
@@ -150,6 +129,37 @@ func (s *suite) showOnceMany(t *testing.T) {
 	if held != wantHeld || set != 3 {
 		t.Fatalf("ShowMany saw %d held keys (want %d), OnceMany %d markers (want 3)", held, wantHeld, set)
 	}
+}
+
+// manyKeys returns showOnceMany's keys: three batches and more, a repeated
+// key and hostile ones, three of them held with limit 2, many/599 held with
+// a waiter (on a backend with a queue), three with a once marker.
+func (s *suite) manyKeys(ctx context.Context, t *testing.T, l lock.Locker) []string {
+	t.Helper()
+	var keys []string
+	for i := range 600 {
+		keys = append(keys, fmt.Sprintf("many/%d", i))
+	}
+	keys = append(keys, "many/7", "many/a{b}c", "many/}{", "many/tab\there")
+	for _, k := range []string{"many/3", "many/300", "many/a{b}c"} {
+		mustAcquire(t, l, lock.Request{Key: k, TTL: time.Minute, Limit: 2, Holder: holder("x")})
+	}
+	if s.caps.FIFO {
+		mustAcquire(t, l, lock.Request{Key: "many/599", TTL: time.Minute, Holder: holder("x")})
+		w := waitingAcquire(ctx, t, s.locker(t), lock.Request{Key: "many/599", Holder: holder("w")})
+		t.Cleanup(func() { // the waiter leaves nothing queued behind
+			if err := l.ForceRelease(ctx, "many/599"); err != nil {
+				t.Error(err)
+			}
+			recv(t, w, 3*time.Second, "force-release wakes the waiter")
+		})
+	}
+	for _, k := range []string{"many/5", "many/500", "many/}{"} {
+		if err := l.MarkOnce(ctx, lock.OnceRecord{Key: k, Owner: "x@test"}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
 }
 
 // showForCompare drops what changes between two reads: the time left.

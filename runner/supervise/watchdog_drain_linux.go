@@ -30,7 +30,7 @@ func registrations(r io.Reader) io.Reader {
 	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
 		return r
 	}
-	return &pipeReader{fd: int(f.Fd())}
+	return &pipeReader{f: f, fd: int(f.Fd())}
 }
 
 // pipeReader reads a pipe without being woken by every write. Read returns
@@ -39,6 +39,7 @@ func registrations(r io.Reader) io.Reader {
 // reported, the arrival of data is not) for at most drainEvery, and looks
 // again. After the hang-up it reads to the end of file as usual.
 type pipeReader struct {
+	f      *os.File // held so that its finalizer never closes fd
 	fd     int
 	hungUp bool
 }
@@ -56,6 +57,8 @@ func (p *pipeReader) Read(b []byte) (int, error) {
 		_, err = unix.Poll(fds, int(drainEvery/time.Millisecond))
 		switch {
 		case errors.Is(err, unix.EINTR):
+		case err == nil && fds[0].Revents&unix.POLLNVAL != 0:
+			return p.read(b) // not a pipe poll understands: read as usual
 		case err != nil || fds[0].Revents != 0:
 			// lockstep is gone (or poll failed): read what it wrote,
 			// to the end.
