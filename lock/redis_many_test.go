@@ -130,3 +130,33 @@ func TestRedis_manyOnCluster(t *testing.T) {
 		t.Fatalf("script calls on the cluster %v, want %d EVALSHA and no EVAL", total, len(keys))
 	}
 }
+
+// TestRedis_manyWithoutScriptLoad: a user whom an ACL denies SCRIPT LOAD
+// but who may run scripts still gets ShowMany and OnceMany answered, one
+// call at a time (as Show and Once answer him).
+func TestRedis_manyWithoutScriptLoad(t *testing.T) {
+	srv := locktest.StartServer(t, nil)
+	if _, err := srv.Do("ACL", "SETUSER", "noload", "on", ">pw", "~*", "&*", "+@all", "-script|load"); err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, Username: "noload", Password: "pw"})
+	t.Cleanup(func() { c.Close() })
+	l := lock.NewRedis(c, nil)
+	t.Cleanup(func() { l.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := l.Acquire(ctx, lock.Request{Key: "k1", TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.MarkOnce(ctx, lock.OnceRecord{Key: "k2"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	infos, err := lock.ShowMany(ctx, l, []string{"k0", "k1"})
+	if err != nil || len(infos) != 2 || len(infos[1].Holders) != 1 || len(infos[0].Holders) != 0 {
+		t.Fatalf("ShowMany without SCRIPT LOAD: %+v, %v", infos, err)
+	}
+	recs, err := lock.OnceMany(ctx, l, []string{"k1", "k2"})
+	if err != nil || len(recs) != 2 || recs[0] != nil || recs[1] == nil {
+		t.Fatalf("OnceMany without SCRIPT LOAD: %+v, %v", recs, err)
+	}
+}

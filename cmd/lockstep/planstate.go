@@ -29,11 +29,16 @@ func (st *planState) holders(key string) (lockState, bool) {
 		st.unreachable(err)
 		return lockState{}, false
 	}
+	return st.keep(key, li), true
+}
+
+// keep records what the backend said about key.
+func (st *planState) keep(key string, li lock.LockInfo) lockState {
 	if li.Holders == nil {
 		li.Holders = []lock.Holder{}
 	}
 	st.Locks[key] = lockState{Holders: li.Holders, Queue: li.Queue}
-	return st.Locks[key], true
+	return st.Locks[key]
 }
 
 // once returns the once marker of key; ok is false when that is not known.
@@ -89,10 +94,7 @@ func (st *planState) prefetch(pis []*runner.PreviewInstance) {
 		return
 	}
 	for i, li := range lis {
-		if li.Holders == nil {
-			li.Holders = []lock.Holder{}
-		}
-		st.Locks[lockKeys[i]] = lockState{Holders: li.Holders, Queue: li.Queue}
+		st.keep(lockKeys[i], li)
 	}
 	recs, err := lock.OnceMany(st.ctx, st.locker, onceKeys)
 	if err != nil {
