@@ -35,7 +35,7 @@ type watchdogClient struct {
 	w       *os.File         // the pipe's write end; nil once disabled
 	linger  map[int]struct{} // reaped leaders whose groups still have members
 	polling bool             // a pollLingering goroutine runs
-	pid     int              // the watchdog's pid once started (for tests)
+	proc    *os.Process      // the watchdog once started
 
 	// The delayed start (watchdogDelay > 0): the pipe's read end until the
 	// watchdog starts, and whether a start is scheduled. live holds the
@@ -145,7 +145,20 @@ func (c *watchdogClient) writeLocked(op byte, pgid int) {
 	// A watchdog that stopped reading (SIGSTOP) must not stall the commands.
 	_ = c.w.SetWriteDeadline(time.Now().Add(watchdogWriteTimeout))
 	if _, err := c.w.Write(append(msg, '\n')); err != nil {
+		// Closing the pipe alone would leave a stalled watchdog that
+		// resumes to read its end as lockstep's death, and kill the groups
+		// of commands still running: it is ended first.
+		c.killWatchdogLocked()
 		c.disableLocked("watchdog unreachable; "+uncovered, err)
+	}
+}
+
+// killWatchdogLocked ends the watchdog process, if one was started (one that
+// starts later is ended by startWatchdog, which finds the client disabled).
+// SIGKILL ends a stopped process too.
+func (c *watchdogClient) killWatchdogLocked() {
+	if c.proc != nil {
+		_ = c.proc.Kill()
 	}
 }
 
@@ -238,7 +251,10 @@ func startWatchdog(c *watchdogClient, r *os.File) *exec.Cmd {
 	}
 	c.log.Debug("watchdog started", "pid", cmd.Process.Pid)
 	c.mu.Lock()
-	c.pid = cmd.Process.Pid
+	c.proc = cmd.Process
+	if c.w == nil { // a write gave up while it started
+		c.killWatchdogLocked()
+	}
 	c.mu.Unlock()
 	return cmd
 }

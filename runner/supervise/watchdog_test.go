@@ -219,10 +219,19 @@ func leakPipe(t *testing.T, dir string) {
 	os.WriteFile(filepath.Join(dir, "leak.pid"), []byte(strconv.Itoa(holder.Process.Pid)+"\n"), 0o644)
 }
 
+func (c *watchdogClient) disabledForTest() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.w == nil
+}
+
 func (c *watchdogClient) pidForTest() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.pid
+	if c.proc == nil {
+		return 0
+	}
+	return c.proc.Pid
 }
 
 // startGroup starts sleep as the leader of a new process group.
@@ -357,6 +366,46 @@ func TestWatchdogClient_stuckWatchdog(t *testing.T) {
 	}
 }
 
+// TestWatchdogClient_stalledWatchdogResumes: a watchdog that stopped reading
+// (SIGSTOP) until the client gave up on it must not, once it runs again, take
+// the closed pipe for lockstep's death and kill the groups of commands that
+// still run. (It read the end of file and killed them.)
+func TestWatchdogClient_stalledWatchdogResumes(t *testing.T) {
+	c := delayedClient(t)
+	slow, err := Start(Spec{Argv: []string{"sleep", "100"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { slow.Kill(); slow.Wait() })
+	c.started(slow.Pid())
+	go c.delayedStart()
+	waitFor(t, "the watchdog to start", 10*time.Second, func() bool { return c.pidForTest() != 0 })
+	pid := c.pidForTest()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
+
+	gone := deadGroup(t)
+	deadline := time.Now().Add(30 * watchdogWriteTimeout)
+	for !c.disabledForTest() {
+		if time.Now().After(deadline) {
+			t.Fatal("the client never gave up on a watchdog that does not read")
+		}
+		c.started(gone) // nobody reads: the pipe fills up
+		c.reaped(gone)
+	}
+	syscall.Kill(pid, syscall.SIGCONT)
+	waitFor(t, "the watchdog to end", 10*time.Second, func() bool { return !alive(pid) })
+	exited := make(chan int, 1)
+	go func() { exited <- slow.Wait() }()
+	select {
+	case code := <-exited:
+		t.Fatalf("the running command exited %d after the client gave up on its watchdog", code)
+	case <-time.After(500 * time.Millisecond):
+	}
+}
+
 // TestWatchdogClient_delayedStartWaitsForALiveCommand: with a start delay,
 // the watchdog is not started when every command ended within the delay; the
 // next command schedules the start again, and it happens while that command
@@ -366,9 +415,10 @@ func TestWatchdogClient_stuckWatchdog(t *testing.T) {
 func TestWatchdogClient_delayedStartWaitsForALiveCommand(t *testing.T) {
 	c := delayedClient(t)
 	state := func() (pid, live int, armed bool) {
+		pid = c.pidForTest()
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return c.pid, len(c.live), c.armed
+		return pid, len(c.live), c.armed
 	}
 
 	quick, err := Start(Spec{Argv: []string{"true"}})
