@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -100,6 +101,39 @@ func TestSafety_otherSignals(t *testing.T) {
 			}
 			t.Logf("other-signals %s: lock released %s after it, exit %d (want %d)", c.name, gone.Round(time.Millisecond), st.ExitCode(), c.want)
 		})
+	}
+}
+
+// TestSignals_ignoredAtStart: a lockstep whose parent ignored SIGHUP and
+// SIGINT (`nohup lockstep run &`; a background job of a non-interactive
+// shell, which gets SIGINT ignored) keeps them ignored: the step finishes
+// and lockstep exits 0. Before the fix it caught them again and stopped,
+// exit 129, when the terminal closed. TestSafety_otherSignals is the
+// canary: without the ignoring parent the same SIGHUP stops it.
+func TestSignals_ignoredAtStart(t *testing.T) {
+	dir := writeWorkflow(t, map[string]string{"main.hcl": `
+step "job" {
+  lock {
+    key = "nohup"
+  }
+  shell = "touch started; sleep 1; echo finished"
+}
+`})
+	p := startProgram(t, dir, nil, "sh", "-c", `trap "" HUP INT; exec "$0" "$@"`, lockstepBin(t), "run", ".")
+	waitCond(t, 30*time.Second, "the step to start", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "started"))
+		return err == nil
+	})
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT} {
+		if err := p.cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code := p.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit %d, want 0 (the signals were ignored when it started)\nstderr:\n%s", code, p.stderr)
+	}
+	if !strings.Contains(p.stdout.String(), "finished") {
+		t.Errorf("the step did not finish; stdout:\n%s", p.stdout)
 	}
 }
 

@@ -101,10 +101,17 @@ func (s *syncBuffer) String() string {
 // when the test ends if still running.
 func startLockstep(t *testing.T, dir string, env []string, args ...string) *proc {
 	t.Helper()
+	return startProgram(t, dir, env, lockstepBin(t), args...)
+}
+
+// startProgram starts name as startLockstep starts lockstep (a wrapper that
+// ends by executing lockstep).
+func startProgram(t *testing.T, dir string, env []string, name string, args ...string) *proc {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	cmd := exec.Command(lockstepBin(t), args...)
+	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),

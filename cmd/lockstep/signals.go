@@ -24,7 +24,8 @@ func (e *signalError) code() int {
 }
 
 // signals is lockstep's one signal handler. The first stop signal
-// (stopSignals: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE on Unix) cancels
+// (stopSignals: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE on Unix; those
+// ignored when lockstep started stay ignored, SIGPIPE aside) cancels
 // ctx with a *signalError cause: running commands are stopped gracefully,
 // every lock is released, and lockstep exits 128+n. A later one (other than
 // SIGPIPE, which every write to a broken stdout may raise again) kills the
@@ -49,9 +50,24 @@ func watchSignals() *signals {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	s := &signals{ctx: ctx, cancel: cancel, again: make(chan os.Signal, 1), resize: make(chan struct{}, 1),
 		ch: make(chan os.Signal, 4), done: make(chan struct{})}
-	signal.Notify(s.ch, append(stopSignals, resizeSignals...)...)
+	signal.Notify(s.ch, append(caughtStopSignals(), resizeSignals...)...)
 	go s.loop()
 	return s
+}
+
+// caughtStopSignals is stopSignals without those lockstep's parent set to be
+// ignored (nohup ignores SIGHUP; a non-interactive shell starts background
+// jobs with SIGINT ignored): Notify would catch them again, and a lockstep
+// under nohup would stop when its terminal closed. SIGPIPE is caught even
+// then, so that a broken stdout still stops lockstep.
+func caughtStopSignals() []os.Signal {
+	var caught []os.Signal
+	for _, sig := range stopSignals {
+		if isPipe(sig) || !signal.Ignored(sig) {
+			caught = append(caught, sig)
+		}
+	}
+	return caught
 }
 
 func (s *signals) loop() {
