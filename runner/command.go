@@ -144,9 +144,9 @@ func (sr *stepRun) streams(capture *capBuffer) (stdout, stderr io.Writer, flush 
 }
 
 // supervise waits for p's exit, a lost lock, the step's timeout, ctx's end
-// or Kill, and stops p for any but the first. The locks are released once
-// the lifecycle goes on, so a stopped process's whole group (not only its
-// leader) is gone when it returns.
+// or Kill, and stops p for any but the first; after p's exit it stops what p
+// left running in its group. The locks are released once the lifecycle goes
+// on, so p's whole group (not only its leader) is gone when it returns.
 func (sr *stepRun) supervise(ctx context.Context, p *supervise.Process) (Reason, error) {
 	var timeout <-chan time.Time
 	if sr.spec.Timeout > 0 {
@@ -159,7 +159,15 @@ func (sr *stepRun) supervise(ctx context.Context, p *supervise.Process) (Reason,
 	stopped := p.Stopped() // closed only after Terminate
 	select {
 	case <-p.Done():
-		return ReasonNone, nil
+		if !p.Leftover() {
+			return ReasonNone, nil
+		}
+		// The command exited but left processes running in its group: they
+		// are stopped as a lost lock stops a command before the locks are
+		// released, so that nothing of the step runs without them.
+		sr.r.log.Warn("the command exited and left processes running in its process group; stopping them before the locks are released (a process meant to outlive its step must leave the group: setsid)",
+			"step", sr.in.addr)
+		p.Terminate()
 	case <-sr.lost.ch:
 		reason, err = ReasonLockLost, fmt.Errorf("%w; the command was stopped", sr.lost.err())
 		p.Terminate()

@@ -43,9 +43,10 @@ type Spec struct {
 // Process is a command running in a group of its own (see the package
 // documentation for what a group is on each OS and how it dies with
 // lockstep). A process a command leaves running in its group is stopped with
-// it by Terminate, and dies when lockstep exits (on Unix once EnableWatchdog
-// was called; always on Windows); a daemon meant to outlive lockstep must
-// leave the group (setsid on Unix, CREATE_BREAKAWAY_FROM_JOB on Windows).
+// it by Terminate (also after the command exited: see Leftover), and dies
+// when lockstep exits (on Unix once EnableWatchdog was called; always on
+// Windows); a daemon meant to outlive lockstep must leave the group (setsid
+// on Unix, CREATE_BREAKAWAY_FROM_JOB on Windows).
 type Process struct {
 	pid         int // on Unix also the process group id
 	group       osGroup
@@ -96,8 +97,17 @@ func (p *Process) Wait() int {
 }
 
 // Done is closed when the command has exited (other members of its group may
-// still run; see Stopped).
+// still run; see Leftover and Stopped).
 func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Leftover waits for the command to exit and reports whether something it
+// left running in its group (a background job, a daemon that did not leave
+// the group) is still alive. A caller that holds a lock for the command
+// stops those with Terminate and waits for Stopped before releasing it.
+func (p *Process) Leftover() bool {
+	<-p.done
+	return p.hasLiveMember()
+}
 
 // Terminate asks the command's whole group to stop (SIGTERM; CTRL_BREAK on
 // Windows, which reaches console programs of the group) and kills the group

@@ -165,3 +165,36 @@ func TestProcess_killGroupOutlivingLeader(t *testing.T) {
 	p.Terminate()
 	waitFor(t, "grandchild to be killed", 5*time.Second, func() bool { return !alive(grandchild) })
 }
+
+// TestProcess_leftover: Leftover is false for a command that left nothing in
+// its group, true while a background job it started still runs, and false
+// once Terminate stopped that job.
+func TestProcess_leftover(t *testing.T) {
+	p, err := Start(Spec{Argv: []string{"true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Leftover() {
+		t.Error("true left something running in its group")
+	}
+	pidFile := filepath.Join(t.TempDir(), "job.pid")
+	q, err := Start(Spec{Argv: []string{"/bin/sh", "-c", `sleep 100 >/dev/null 2>&1 & echo $! > "$0"`, pidFile},
+		KillTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := readPid(t, pidFile)
+	t.Cleanup(func() { syscall.Kill(job, syscall.SIGKILL) })
+	if !q.Leftover() {
+		t.Fatal("the background job was not seen after the shell exited")
+	}
+	q.Terminate()
+	select {
+	case <-q.Stopped():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the background job was not stopped")
+	}
+	if alive(job) || q.Leftover() {
+		t.Error("the background job runs on after Stopped")
+	}
+}
