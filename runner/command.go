@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -121,26 +120,33 @@ func (sr *stepRun) runProcess(ctx context.Context, argv []string, capture *capBu
 	if reason, err := sr.confirmHeld(ctx); err != nil {
 		return -1, reason, err
 	}
-	stdout, stderr, flush := sr.streams(capture)
-	defer flush()
-	p, err := supervise.Start(supervise.Spec{Argv: argv, Dir: sr.spec.Dir, Env: sr.stepEnv(), Stdin: sr.spec.Stdin,
-		Stdout: stdout, Stderr: stderr, KillTimeout: sr.spec.KillTimeout})
+	spec := supervise.Spec{Argv: argv, Dir: sr.spec.Dir, Env: sr.stepEnv(), Stdin: sr.spec.Stdin,
+		Stdout: sr.spec.Stdout, Stderr: sr.spec.Stderr, KillTimeout: sr.spec.KillTimeout}
+	var out *commandOutput
+	if sr.spec.Stdout == nil {
+		// Line events (run), stdout also captured; exec passes its own.
+		out, err = newCommandOutput(&lineWriter{capture: capture, emit: sr.r.outputFunc(sr.in.addr, "stdout")},
+			&lineWriter{emit: sr.r.outputFunc(sr.in.addr, "stderr")})
+		if err != nil {
+			return -1, ReasonStart, fmt.Errorf("start %s: output pipe: %w", argv[0], err)
+		}
+		spec.Stdout, spec.Stderr = out.stdout, out.stderr
+	}
+	p, err := supervise.Start(spec)
+	if out != nil {
+		out.started()
+		defer out.finish()
+	}
 	if err != nil {
 		return -1, ReasonStart, fmt.Errorf("start %s: %w", argv[0], err)
 	}
 	reason, err = sr.supervise(ctx, p)
-	return p.Wait(), reason, err
-}
-
-// streams returns the writers for a process's stdout and stderr: the
-// instance's own (exec) or line events, stdout also captured.
-func (sr *stepRun) streams(capture *capBuffer) (stdout, stderr io.Writer, flush func()) {
-	if sr.spec.Stdout != nil {
-		return sr.spec.Stdout, sr.spec.Stderr, func() {}
+	if reason == ReasonInterrupted {
+		// Nothing of the command is left and nothing runs again: free the
+		// locks before finish, which waits for the output to be written.
+		sr.releaseEarly(ctx)
 	}
-	out := &lineWriter{capture: capture, emit: sr.r.outputFunc(sr.in.addr, "stdout")}
-	errw := &lineWriter{emit: sr.r.outputFunc(sr.in.addr, "stderr")}
-	return out, errw, func() { out.Flush(); errw.Flush() }
+	return p.Wait(), reason, err
 }
 
 // supervise waits for p's exit, a lost lock, the step's timeout, ctx's end

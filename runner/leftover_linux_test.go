@@ -1,11 +1,13 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -75,4 +77,71 @@ func running(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || (s[i+2] != 'Z' && s[i+2] != 'X')
+}
+
+// TestRun_interruptedReleasesWhileOutputStalls: when the run is interrupted
+// while lockstep's output is stalled (OnEvent blocks, as a write to a paused
+// terminal or a pager that stopped reading does), the step's lock is freed
+// once its command is gone, before the output can be written. Before the fix
+// the release waited behind the step's last output, and the lock stayed held
+// (and renewed) for as long as the output stalled.
+func TestRun_interruptedReleasesWhileOutputStalls(t *testing.T) {
+	wf := loadWorkflow(t, `
+step "a" {
+  lock {
+    key = "stall"
+  }
+  kill_timeout = "5s"
+  shell = "while :; do echo tick; sleep 0.01; done"
+}
+`)
+	locker := newTestLocker(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stalled, unblock := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	done := make(chan *Result, 1)
+	go func() {
+		res, _ := runWorkflow(t, wf, locker, runSetup{ctx: ctx, on: map[EventType]func(Event){
+			EventStepOutput: func(Event) {
+				once.Do(func() { close(stalled) })
+				<-unblock // the output stalls from the first line on
+			},
+		}})
+		done <- res
+	}()
+	flow := sync.OnceFunc(func() { close(unblock) })
+	defer flow()
+	select {
+	case <-stalled:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the step printed nothing")
+	}
+	if li, err := locker.Show(context.Background(), "stall"); err != nil || len(li.Holders) != 1 {
+		t.Fatalf("the lock is not held while the step runs: %v %v", li.Holders, err)
+	}
+	cancel()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		li, err := locker.Show(context.Background(), "stall")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(li.Holders) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the interrupted step's lock is still held while its output stalls")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	flow()
+	select {
+	case res := <-done:
+		if res.Outcome != OutcomeInterrupted {
+			t.Errorf("outcome %v, want interrupted", res.Outcome)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run did not end once the output flowed again")
+	}
 }

@@ -21,6 +21,9 @@ type heldLock struct {
 	spec   lockSpec
 	lease  *lock.Lease
 	keeper *lock.Keeper
+	// done: released at the backend already (releaseEarly); freed: and
+	// that release succeeded, so releaseHeld only says so.
+	done, freed bool
 }
 
 // stepRun is one step instance going through DESIGN section 3 — evaluate,
@@ -271,16 +274,35 @@ func (r *Runner) keyText(ls lockSpec) string {
 // releaseAll stops renewing and releases every held lock at once, on a
 // context that survives cancellation of ctx.
 func (sr *stepRun) releaseAll(ctx context.Context) {
+	sr.eachHeld(func(h *heldLock) { sr.r.releaseHeld(ctx, sr.in.addr, h) })
+}
+
+// releaseEarly releases every held lock at the backend now, without the
+// events (releaseAll sends them later, in their usual place). An
+// interrupted step's locks are freed as soon as its command's group is gone,
+// before its last output is written: a stalled stdout (a paused terminal, a
+// pager that stopped reading) holds up the events but must not keep the
+// locks held.
+func (sr *stepRun) releaseEarly(ctx context.Context) {
+	sr.eachHeld(func(h *heldLock) {
+		if !h.done {
+			h.freed, h.done = sr.r.release(ctx, sr.in.addr, h), true
+		}
+	})
+}
+
+// eachHeld calls f for every held lock, concurrently when there are more.
+func (sr *stepRun) eachHeld(f func(h *heldLock)) {
 	if len(sr.held) == 1 {
 		// The usual step: no goroutine to hand the release to and back.
-		sr.r.releaseHeld(ctx, sr.in.addr, sr.held[0])
+		f(sr.held[0])
 		return
 	}
 	done := make(chan struct{}, len(sr.held))
 	for _, h := range sr.held {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			sr.r.releaseHeld(ctx, sr.in.addr, h)
+			f(h)
 		}()
 	}
 	for range sr.held {
@@ -289,9 +311,10 @@ func (sr *stepRun) releaseAll(ctx context.Context) {
 }
 
 // releaseHeld releases h, held by addr (a step instance or a
-// workflow-level lock), and says so in a lock_released event.
+// workflow-level lock), unless releaseEarly did, and says so in a
+// lock_released event.
 func (r *Runner) releaseHeld(ctx context.Context, addr string, h *heldLock) {
-	if r.release(ctx, addr, h) {
+	if h.done && h.freed || !h.done && r.release(ctx, addr, h) {
 		r.emit(Event{Type: EventLockReleased, Step: addr, Lock: r.keyText(h.spec), Label: h.spec.Label})
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"sync"
+	"time"
 )
 
 // DefaultOutputCap is how much of a step's stdout is kept for step.NAME.output.
@@ -82,6 +84,75 @@ func (w *lineWriter) Flush() {
 	if len(w.buf) > 0 {
 		w.emit(string(w.buf))
 		w.buf = nil
+	}
+}
+
+// outputDrain bounds how long the output is still read after the command
+// exited while something else holds its pipes open (a background process
+// outside lockstep's reach, one that left the group).
+const outputDrain = 2 * time.Second
+
+// commandOutput is a command's stdout and stderr on pipes of lockstep's own,
+// read into lineWriters by goroutines of its own. The command gets the pipes'
+// write ends as files, so its exit is known as soon as it happens, whatever
+// the reading does: an interrupted step frees its locks even while writing
+// its output out waits for a stalled stdout (os/exec's own copying made
+// Wait wait for it).
+type commandOutput struct {
+	stdout, stderr *os.File // the write ends, for the command
+	reads          [2]*os.File
+	writers        [2]*lineWriter
+	copied         chan struct{} // closed when both streams were read to their end
+}
+
+// newCommandOutput sets up the pipes into out and errw and starts reading
+// them.
+func newCommandOutput(out, errw *lineWriter) (*commandOutput, error) {
+	o := &commandOutput{writers: [2]*lineWriter{out, errw}, copied: make(chan struct{})}
+	var writes [2]*os.File
+	for i := range 2 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			for _, f := range append(o.reads[:i], writes[:i]...) {
+				f.Close()
+			}
+			return nil, err
+		}
+		o.reads[i], writes[i] = r, w
+	}
+	o.stdout, o.stderr = writes[0], writes[1]
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() { o.writers[i].ReadFrom(o.reads[i]) })
+	}
+	go func() { wg.Wait(); close(o.copied) }()
+	return o, nil
+}
+
+// started closes lockstep's copies of the write ends once the command has
+// them (or could not start), so that the streams end when the command's
+// group closes its own.
+func (o *commandOutput) started() {
+	o.stdout.Close()
+	o.stderr.Close()
+}
+
+// finish waits, once the command exited, until its output has been read
+// (at most outputDrain while something else keeps the pipes open) and
+// emitted, and emits the last lines that had no newline.
+func (o *commandOutput) finish() {
+	t := time.NewTimer(outputDrain)
+	defer t.Stop()
+	select {
+	case <-o.copied:
+	case <-t.C:
+		o.reads[0].Close()
+		o.reads[1].Close()
+		<-o.copied
+	}
+	for i := range 2 {
+		o.reads[i].Close()
+		o.writers[i].Flush()
 	}
 }
 

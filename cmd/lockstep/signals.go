@@ -7,7 +7,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
+
+// stopMessageWait bounds how long the first stop signal waits for its
+// message to be written before the stop starts anyway.
+const stopMessageWait = time.Second
 
 // signalError is the cancellation cause of env.ctx after a stop signal.
 type signalError struct{ sig os.Signal }
@@ -96,7 +101,17 @@ func (s *signals) handle(sig os.Signal) {
 		onFirst := s.onFirst
 		s.mu.Unlock()
 		if onFirst != nil {
-			onFirst(sig)
+			// Said before the stop starts, so that it comes before what
+			// stopping prints; but a stalled output (a paused terminal, a
+			// pager that stopped reading) must not hold the stop up.
+			said := make(chan struct{})
+			go func() { onFirst(sig); close(said) }()
+			t := time.NewTimer(stopMessageWait)
+			select {
+			case <-said:
+			case <-t.C:
+			}
+			t.Stop()
 		}
 		s.cancel(se)
 		return
