@@ -141,9 +141,11 @@ func (sr *stepRun) runProcess(ctx context.Context, argv []string, capture *capBu
 		return -1, ReasonStart, fmt.Errorf("start %s: %w", argv[0], err)
 	}
 	reason, err = sr.supervise(ctx, p)
-	if reason == ReasonInterrupted {
-		// Nothing of the command is left and nothing runs again: free the
-		// locks before finish, which waits for the output to be written.
+	if reason == ReasonInterrupted && isClosed(p.Stopped()) {
+		// Nothing of the command's group is left and nothing runs again:
+		// free the locks before finish, which waits for the output to be
+		// written. (A command killed at once by a second signal is released
+		// as usual: its group may not be gone yet.)
 		sr.releaseEarly(ctx)
 	}
 	return p.Wait(), reason, err
@@ -249,4 +251,14 @@ func envName(label string) string {
 		}
 		return '_'
 	}, label)
+}
+
+// isClosed reports whether ch is closed.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -87,10 +88,15 @@ func (w *lineWriter) Flush() {
 	}
 }
 
-// outputDrain bounds how long the output is still read after the command
-// exited while something else holds its pipes open (a background process
-// outside lockstep's reach, one that left the group).
-const outputDrain = 2 * time.Second
+// outputDrain bounds how long the output is still waited for after the
+// command exited while something else holds its pipes open (a background
+// process outside lockstep's reach, one that left the group); after it,
+// what is already in the pipes is still read, until they stay empty for
+// drainQuiet.
+const (
+	outputDrain = 2 * time.Second
+	drainQuiet  = 20 * time.Millisecond
+)
 
 // commandOutput is a command's stdout and stderr on pipes of lockstep's own,
 // read into lineWriters by goroutines of its own. The command gets the pipes'
@@ -103,6 +109,7 @@ type commandOutput struct {
 	reads          [2]*os.File
 	writers        [2]*lineWriter
 	copied         chan struct{} // closed when both streams were read to their end
+	draining       atomic.Bool   // outputDrain has passed: stop at the first quiet read
 }
 
 // newCommandOutput sets up the pipes into out and errw and starts reading
@@ -123,10 +130,30 @@ func newCommandOutput(out, errw *lineWriter) (*commandOutput, error) {
 	o.stdout, o.stderr = writes[0], writes[1]
 	var wg sync.WaitGroup
 	for i := range 2 {
-		wg.Go(func() { o.writers[i].ReadFrom(o.reads[i]) })
+		wg.Go(func() { o.copy(o.reads[i], o.writers[i]) })
 	}
 	go func() { wg.Wait(); close(o.copied) }()
 	return o, nil
+}
+
+// copy reads r into w until end of file or, once draining, until a read
+// finds r quiet for drainQuiet. Only the time spent waiting on r counts: a
+// slow w (a stalled stdout) loses nothing that was written.
+func (o *commandOutput) copy(r *os.File, w *lineWriter) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	for {
+		if o.draining.Load() {
+			_ = r.SetReadDeadline(time.Now().Add(drainQuiet))
+		}
+		n, err := r.Read(*bp)
+		if n > 0 {
+			w.Write((*bp)[:n])
+		}
+		if err != nil {
+			return // end of file, quiet while draining, or closed
+		}
+	}
 }
 
 // started closes lockstep's copies of the write ends once the command has
@@ -138,16 +165,24 @@ func (o *commandOutput) started() {
 }
 
 // finish waits, once the command exited, until its output has been read
-// (at most outputDrain while something else keeps the pipes open) and
-// emitted, and emits the last lines that had no newline.
+// and emitted, and emits the last lines that had no newline. When something
+// else keeps a pipe open for outputDrain, what is in it by then is read
+// and the rest is not waited for; reading that waits on a slow emit (a
+// stalled stdout) is waited for, however long.
 func (o *commandOutput) finish() {
 	t := time.NewTimer(outputDrain)
 	defer t.Stop()
 	select {
 	case <-o.copied:
 	case <-t.C:
-		o.reads[0].Close()
-		o.reads[1].Close()
+		o.draining.Store(true)
+		for _, r := range o.reads {
+			// Wakes a read waiting on an empty pipe; where pipes have no
+			// deadlines (Windows), closing it is the only way.
+			if r.SetReadDeadline(time.Now().Add(drainQuiet)) != nil {
+				r.Close()
+			}
+		}
 		<-o.copied
 	}
 	for i := range 2 {

@@ -116,7 +116,7 @@ step "job" {
   lock {
     key = "nohup"
   }
-  shell = "touch started; sleep 1; echo finished"
+  shell = "touch started; while [ ! -e go ]; do sleep 0.05; done; echo finished"
 }
 `})
 	p := startProgram(t, dir, nil, "sh", "-c", `trap "" HUP INT; exec "$0" "$@"`, lockstepBin(t), "run", ".")
@@ -128,6 +128,16 @@ step "job" {
 		if err := p.cmd.Process.Signal(sig); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The step waits for the go file: a lockstep that caught the signals
+	// stops it and exits within this wait.
+	select {
+	case <-p.done:
+		t.Fatalf("lockstep exited %d after the ignored signals\nstderr:\n%s", p.code, p.stderr)
+	case <-time.After(2 * time.Second):
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	if code := p.wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("exit %d, want 0 (the signals were ignored when it started)\nstderr:\n%s", code, p.stderr)

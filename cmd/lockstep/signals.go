@@ -29,8 +29,8 @@ func (e *signalError) code() int {
 }
 
 // signals is lockstep's one signal handler. The first stop signal
-// (stopSignals: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE on Unix; those
-// ignored when lockstep started stay ignored, SIGPIPE aside) cancels
+// (stopSignals: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE on Unix; SIGHUP
+// and SIGINT ignored when lockstep started stay ignored) cancels
 // ctx with a *signalError cause: running commands are stopped gracefully,
 // every lock is released, and lockstep exits 128+n. A later one (other than
 // SIGPIPE, which every write to a broken stdout may raise again) kills the
@@ -63,8 +63,10 @@ func watchSignals() *signals {
 // caughtStopSignals is stopSignals without those lockstep's parent set to be
 // ignored (nohup ignores SIGHUP; a non-interactive shell starts background
 // jobs with SIGINT ignored): Notify would catch them again, and a lockstep
-// under nohup would stop when its terminal closed. SIGPIPE is caught even
-// then, so that a broken stdout still stops lockstep.
+// under nohup would stop when its terminal closed. Go's runtime keeps only
+// SIGHUP and SIGINT ignored as it found them (signal.Ignored reports the
+// others as caught); SIGPIPE is caught in any case, so that a broken stdout
+// still stops lockstep.
 func caughtStopSignals() []os.Signal {
 	var caught []os.Signal
 	for _, sig := range stopSignals {
@@ -100,20 +102,25 @@ func (s *signals) handle(sig os.Signal) {
 		s.mu.Lock()
 		onFirst := s.onFirst
 		s.mu.Unlock()
-		if onFirst != nil {
-			// Said before the stop starts, so that it comes before what
-			// stopping prints; but a stalled output (a paused terminal, a
-			// pager that stopped reading) must not hold the stop up.
-			said := make(chan struct{})
-			go func() { onFirst(sig); close(said) }()
+		if onFirst == nil {
+			s.cancel(se)
+			return
+		}
+		// Said before the stop starts, so that it comes before what
+		// stopping prints; but a stalled output (a paused terminal, a pager
+		// that stopped reading) must not hold up the stop, nor a second
+		// signal's kill: this goroutine waits, not the loop.
+		said := make(chan struct{})
+		go func() { onFirst(sig); close(said) }()
+		go func() {
 			t := time.NewTimer(stopMessageWait)
+			defer t.Stop()
 			select {
 			case <-said:
 			case <-t.C:
 			}
-			t.Stop()
-		}
-		s.cancel(se)
+			s.cancel(se)
+		}()
 		return
 	}
 	if isPipe(sig) {

@@ -12,6 +12,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/lockstep-dev/lockstep/lock"
 )
 
 // TestRun_leftoverStoppedBeforeRelease: a command that exits and leaves a
@@ -143,5 +147,116 @@ step "a" {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the run did not end once the output flowed again")
+	}
+}
+
+// TestRun_stalledOutputLosesNothing: output a command wrote before it
+// exited reaches the events even when writing them out stalled for longer
+// than the 2s lockstep waits for a pipe held open by others. Before, the
+// pipes were closed 2s after the exit whatever the reading was doing, and
+// the step's last line ("bye", from its SIGTERM trap) was lost.
+func TestRun_stalledOutputLosesNothing(t *testing.T) {
+	wf := loadWorkflow(t, `
+step "a" {
+  shell = "trap 'echo bye; exit 1' TERM; echo first; while :; do sleep 0.05; done"
+}
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var once sync.Once
+	res, log := runWorkflow(t, wf, newTestLocker(t), runSetup{ctx: ctx, on: map[EventType]func(Event){
+		EventStepOutput: func(Event) {
+			once.Do(func() {
+				cancel()                              // the interrupt comes while
+				time.Sleep(outputDrain + time.Second) // the output stalls
+			})
+		},
+	}})
+	if res.Outcome != OutcomeInterrupted {
+		t.Errorf("outcome %v, want interrupted", res.Outcome)
+	}
+	var lines []string
+	for _, ev := range log.ofType(EventStepOutput) {
+		if ev.Stream == "stdout" { // stderr may have the shell's "Terminated"
+			lines = append(lines, ev.Line)
+		}
+	}
+	if strings.Join(lines, "|") != "first|bye" {
+		t.Errorf("output %q, want [first bye]", lines)
+	}
+}
+
+// releaseWatcher is a local backend that records, at each release, whether
+// the process in pidFile still ran.
+type releaseWatcher struct {
+	*lock.Local
+	pidFile     string
+	aliveAtFree atomic.Int32 // releases while the process ran
+	released    atomic.Int32
+}
+
+func (w *releaseWatcher) Release(ctx context.Context, key, token string) error {
+	if b, err := os.ReadFile(w.pidFile); err == nil {
+		if n, _ := strconv.Atoi(strings.TrimSpace(string(b))); n > 1 && running(n) {
+			w.aliveAtFree.Add(1)
+		}
+	}
+	w.released.Add(1)
+	return w.Local.Release(ctx, key, token)
+}
+
+// TestRun_killAtOnceReleasesAfterTheCommand: a step killed at once (a second
+// signal during the stop's grace) releases its lock only once its command is
+// gone, also now that an interrupted step's locks are released before its
+// output is written (that early release first came before the killed
+// command had exited: 3 times in 10 in the review's run).
+func TestRun_killAtOnceReleasesAfterTheCommand(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "sh.pid")
+	wf := loadWorkflow(t, fmt.Sprintf(`
+step "a" {
+  lock {
+    key = "killed"
+  }
+  kill_timeout = "30s"
+  shell = "trap '' TERM; echo $$ > %s; echo started; while :; do :; done"
+}
+`, pidFile))
+	l, err := lock.NewLocal(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		os.Remove(pidFile)
+		w := &releaseWatcher{Local: l, pidFile: pidFile}
+		plan, diags := NewPlan(wf, nil)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var r *Runner
+		var once sync.Once
+		r = New(plan, Options{Locker: w, Variables: map[string]cty.Value{}, OnEvent: func(ev Event) {
+			if ev.Type == EventStepOutput {
+				once.Do(func() {
+					cancel() // the first signal: SIGTERM, which the step ignores
+					go func() {
+						time.Sleep(50 * time.Millisecond)
+						r.Kill() // the second: SIGKILL at once
+					}()
+				})
+			}
+		}})
+		res := r.Run(ctx)
+		cancel()
+		if res.Outcome != OutcomeInterrupted {
+			t.Fatalf("outcome %v, want interrupted", res.Outcome)
+		}
+		if w.released.Load() != 1 {
+			t.Fatalf("%d releases, want 1", w.released.Load())
+		}
+		if w.aliveAtFree.Load() != 0 {
+			t.Fatal("the lock was released while the killed command still ran")
+		}
 	}
 }
