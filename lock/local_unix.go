@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -151,10 +153,16 @@ func checkOwner(fi fs.FileInfo) error {
 	return nil
 }
 
+// heldDirs are the directories holdDir holds.
+var heldDirs sync.Map
+
 // holdDir takes a shared flock on dir for the life of the process:
 // systemd-tmpfiles skips a directory somebody holds a BSD lock on, so a
 // lock directory under /tmp is not aged away while lockstep uses it.
 func holdDir(dir string) {
+	if _, held := heldDirs.LoadOrStore(dir, true); held {
+		return // one descriptor per directory and process, however many Locals
+	}
 	if fd, err := openFile(dir, unix.O_RDONLY|unix.O_DIRECTORY); err == nil {
 		if flock(fd, unix.LOCK_SH|unix.LOCK_NB) != nil {
 			fd.close()
@@ -185,14 +193,23 @@ func tempLockDir() string {
 
 // doorbell is a waiter's FIFO: a newer arrival writes a byte to wake it.
 type doorbell struct {
-	path string
-	f    *os.File
-	rang chan struct{}
+	path    string
+	f       *os.File
+	rang    chan struct{}
+	closing atomic.Bool
 }
 
-// newDoorbell makes the FIFO at path and starts listening on it (through
-// the Go poller: no thread waits). Opened for reading and writing, it never
-// reads end-of-file while open.
+// blockingBells makes doorbells wait in a blocking read, as on macOS
+// (tests run Linux that way; see newDoorbell).
+var blockingBells = false
+
+// newDoorbell makes the FIFO at path and starts listening on it: through
+// the Go poller, so that no thread waits, except on macOS, where Go keeps
+// FIFOs out of kqueue and a non-blocking read fails at once with EAGAIN (it
+// was taken for silence: newest-wins waiters on macOS were never superseded,
+// and the oldest got the lock); there it waits in a blocking read, which
+// close ends by ringing the bell itself. Opened for reading and writing, the
+// FIFO never reads end-of-file while open.
 func newDoorbell(path string) (*doorbell, error) {
 	if err := unix.Mkfifo(path, 0o600); err != nil {
 		return nil, &fs.PathError{Op: "mkfifo", Path: path, Err: err}
@@ -202,10 +219,13 @@ func newDoorbell(path string) (*doorbell, error) {
 		removeFile(path)
 		return nil, err
 	}
+	if isDarwin || blockingBells {
+		f.Fd() // blocking mode: Read waits in a thread
+	}
 	b := &doorbell{path: path, f: f, rang: make(chan struct{})}
 	go func() {
 		var buf [1]byte
-		if n, _ := f.Read(buf[:]); n == 1 {
+		if n, _ := f.Read(buf[:]); n == 1 && !b.closing.Load() {
 			close(b.rang)
 		}
 	}()
@@ -214,6 +234,8 @@ func newDoorbell(path string) (*doorbell, error) {
 
 // close stops listening and removes the FIFO.
 func (b *doorbell) close() {
+	b.closing.Store(true)
+	ring(b.path) // ends a blocking read; one through the poller ends with Close
 	b.f.Close()
 	removeFile(b.path)
 }

@@ -1,0 +1,85 @@
+//go:build unix
+
+package lock_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lockstep-dev/lockstep/lock"
+	"github.com/lockstep-dev/lockstep/lock/locktest"
+)
+
+// TestLocal_conformanceBlockingDoorbells runs the conformance suite with
+// newest-wins doorbells waiting in a blocking read, as on macOS, where Go
+// keeps FIFOs out of kqueue. There the listener took the read's EAGAIN for
+// silence: no waiter was ever superseded and the oldest got the lock (the
+// NewestWins case failed when the listener read as macOS did).
+func TestLocal_conformanceBlockingDoorbells(t *testing.T) {
+	restore := lock.SetBlockingDoorbells(true)
+	defer restore()
+	dir := t.TempDir()
+	newLocker := func(t *testing.T) lock.Locker {
+		l, err := lock.NewLocal(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	waits := func(t *testing.T) []string {
+		names, err := os.ReadDir(filepath.Join(dir, "waits"))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range names {
+			out = append(out, n.Name())
+		}
+		return out
+	}
+	locktest.Run(t, newLocker, locktest.Capabilities{FIFO: true, Modes: true, Newest: true, QueueLimit: true,
+		Positions: true, Deadlocks: true, WaitRecords: waits, Kill: lock.KillLocal})
+}
+
+// TestLocal_oneDirectoryHoldPerProcess: the shared flock that keeps tmp
+// cleaners away from a lock directory under /tmp takes one descriptor per
+// directory and process, however many Locals use it. Each Local took its
+// own and never closed it: a program that opened a Local per operation ran
+// out of descriptors.
+func TestLocal_oneDirectoryHoldPerProcess(t *testing.T) {
+	fds := func() int {
+		names, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		return len(names)
+	}
+	dir := t.TempDir() // under the temp directory: held
+	use := func() {
+		l, err := lock.NewLocal(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lease, err := l.Acquire(context.Background(), lock.Request{Key: "k", TTL: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Release(context.Background(), lease.Key, lease.Token); err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+	}
+	use()
+	before := fds()
+	for range 50 {
+		use()
+	}
+	if after := fds(); after > before+5 {
+		t.Errorf("%d descriptors after 50 more Locals on one directory, %d before", after, before)
+	}
+}
