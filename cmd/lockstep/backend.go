@@ -117,13 +117,29 @@ func parseBackendURL(raw, source string) (*backendSpec, error) {
 	return nil, usagef("%s: unknown backend scheme %q in %q; want redis://, rediss://, unix:// or local://", source, u.Scheme, shown)
 }
 
-// urlReason strips the URL (which may hold a password) from a parse error.
-func urlReason(err error) error {
+// urlReason says why a backend URL does not parse without quoting any of
+// it: net/url's messages quote pieces of the authority, and a password
+// holding '/', '?' or '#' is cut there and shown as the "port" (":s3cr3t").
+func urlReason(err error) string {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return ue.Err
+		err = ue.Err
 	}
-	return err
+	msg := err.Error()
+	const encode = " (a password or user name with / ? # @ : or % in it must be percent-encoded: %2F %3F %23 %40 %3A %25)"
+	switch {
+	case strings.Contains(msg, "invalid port"):
+		return "the port after the host is not a number" + encode
+	case strings.Contains(msg, "invalid userinfo"):
+		return "the user name or password holds a character a URL does not allow there" + encode
+	case strings.Contains(msg, "invalid URL escape"):
+		return "a %-escape is not % followed by two hex digits" + encode
+	case strings.Contains(msg, "in host name"):
+		return "the host name holds a character a host name cannot" + encode
+	case strings.HasPrefix(msg, "redis: "):
+		return msg // go-redis's own checks (scheme, database number): no password in them
+	}
+	return "it does not parse as a URL" + encode
 }
 
 // leanOptions turns off connection-time extras lockstep does not use, so that
