@@ -166,7 +166,7 @@ func specFromBlock(b *config.Backend) (*backendSpec, error) {
 		where = fmt.Sprintf("backend block at %s", b.DeclRange.String())
 	}
 	if b.Type == "local" {
-		desc := "local " + b.Path
+		desc := "local " + safeText(b.Path)
 		if b.Path == "" {
 			desc = "local (default directory)"
 		}
@@ -226,10 +226,10 @@ func universalOptions(b *config.Backend, tlsConf *tls.Config) (*redis.UniversalO
 	if s := b.Sentinel; s != nil {
 		o.MasterName, o.Addrs = s.MasterName, s.Addresses
 		o.SentinelUsername, o.SentinelPassword = s.Username, s.Password
-		return o, fmt.Sprintf("redis sentinel master %q via %s", s.MasterName, strings.Join(s.Addresses, ","))
+		return o, fmt.Sprintf("redis sentinel master %q via %s", s.MasterName, safeText(strings.Join(s.Addresses, ",")))
 	}
 	o.Addrs, o.IsClusterMode = b.Cluster.Addresses, true
-	return o, "redis cluster " + strings.Join(b.Cluster.Addresses, ",")
+	return o, "redis cluster " + safeText(strings.Join(b.Cluster.Addresses, ","))
 }
 
 // blockTLS builds the TLS configuration of a tls block (nil when absent).

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcled"
@@ -25,15 +26,74 @@ func writeDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 	if len(diags) == 0 {
 		return
 	}
+	files = safeSources(files)
 	tw := hcl.NewDiagnosticTextWriter(w, files, 78, color)
 	bare := hcl.NewDiagnosticTextWriter(w, nil, 78, color)
 	for _, d := range diags {
+		// The text comes from workflows (maybe a pull request's) and what
+		// they read: no control character of theirs reaches a terminal.
+		safe := *d
+		safe.Summary, safe.Detail = safeText(d.Summary), safeLines(d.Detail)
 		if snippetTooLong(files, d.Subject) {
-			_ = bare.WriteDiagnostic(d)
+			_ = bare.WriteDiagnostic(&safe)
 			continue
 		}
-		_ = tw.WriteDiagnostic(d)
+		_ = tw.WriteDiagnostic(&safe)
 	}
+}
+
+// safeSources returns files with every character of their sources that
+// safeLines would escape (C0 controls but tab, newline and a CR before a
+// newline; DEL; C1; format characters such as bidirectional overrides)
+// replaced by as many '?' as it has bytes, so that byte offsets still match
+// the diagnostics' ranges. HCL's snippets copy source lines byte for byte:
+// a comment holding ESC ] 0 ; … BEL retitled the terminal of whoever ran
+// validate. Files without such characters are shared, not copied.
+func safeSources(files map[string]*hcl.File) map[string]*hcl.File {
+	var out map[string]*hcl.File
+	for name, f := range files {
+		if f == nil || nextControl(f.Bytes, 0) < 0 {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]*hcl.File, len(files))
+			for n, g := range files {
+				out[n] = g
+			}
+		}
+		b := bytes.Clone(f.Bytes)
+		for i := nextControl(b, 0); i >= 0; i = nextControl(b, i) {
+			_, n := utf8.DecodeRune(b[i:])
+			for j := range n {
+				b[i+j] = '?'
+			}
+		}
+		g := *f
+		g.Bytes = b
+		out[name] = &g
+	}
+	if out == nil {
+		return files
+	}
+	return out
+}
+
+// nextControl returns the offset of the first character at or after from
+// that safeSources replaces, or -1.
+func nextControl(src []byte, from int) int {
+	for i := from; i < len(src); {
+		c := src[i]
+		if c >= 0x20 && c < 0x7f || c == '\t' || c == '\n' || c == '\r' && i+1 < len(src) && src[i+1] == '\n' {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(src[i:])
+		if r != utf8.RuneError && unsafeRune(r, true) {
+			return i
+		}
+		i += n
+	}
+	return -1
 }
 
 // maxSnippetLine is the longest source line shown in a snippet; a hostile

@@ -82,3 +82,33 @@ func TestWriteDiagnostics_longLineHasNoSnippet(t *testing.T) {
 		t.Fatalf("JSON diagnostic of a long line: %+v", d)
 	}
 }
+
+// TestWriteDiagnostics_controlCharactersEscaped: control characters in a
+// workflow's source (a comment holding an OSC title sequence, a clear
+// screen, a bidirectional override) or in a diagnostic's text never reach
+// the terminal; the snippet keeps its place, with '?' for each byte, and a
+// CRLF file's line ends stay as they were. HCL's snippets copied source
+// lines byte for byte.
+func TestWriteDiagnostics_controlCharactersEscaped(t *testing.T) {
+	src := []byte("step \"a\" {\r\n  bogus = 1 # \x1b]0;PWNED\a\x1b[2J \u202e rtl\r\n}\r\n")
+	start := bytes.Index(src, []byte("bogus"))
+	rng := hcl.Range{Filename: "m.hcl", Start: hcl.Pos{Line: 2, Column: 3, Byte: start}, End: hcl.Pos{Line: 2, Column: 8, Byte: start + 5}}
+	files := map[string]*hcl.File{"m.hcl": {Bytes: src}}
+	var buf bytes.Buffer
+	writeDiagnostics(&buf, files, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Bad \x1b[31m",
+		Detail: "Read \x1b]0;x\a here.\nSecond line.", Subject: &rng}}, false)
+	out := buf.String()
+	for _, bad := range []string{"\x1b", "\a", "\u202e", "\r"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("output holds %q:\n%q", bad, out)
+		}
+	}
+	for _, want := range []string{`2:   bogus = 1 # ?]0;PWNED??[2J ??? rtl` + "\n", `Error: Bad \x1b[31m`, "Second line."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if string(files["m.hcl"].Bytes) != string(src) {
+		t.Error("the caller's source was changed")
+	}
+}
