@@ -20,11 +20,13 @@ import (
 )
 
 // redisLog sends go-redis's internal messages (dial retries and the like) to
-// the debug log instead of stderr. They carry addresses, never passwords.
+// the debug log instead of stderr. They carry addresses, never passwords,
+// but also what servers said (a sentinel's master address, a TLS peer's
+// error), escaped as every backend text is: hclog writes a message as is.
 type redisLog struct{ logger hclog.Logger }
 
 func (l redisLog) Printf(_ context.Context, format string, v ...any) {
-	l.logger.Debug("go-redis: " + fmt.Sprintf(format, v...))
+	l.logger.Debug("go-redis: " + safeLines(fmt.Sprintf(format, v...)))
 }
 
 // open builds the client and the locker. A local directory given by URL

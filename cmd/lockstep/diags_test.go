@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"context"
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
@@ -110,5 +112,17 @@ func TestWriteDiagnostics_controlCharactersEscaped(t *testing.T) {
 	}
 	if string(files["m.hcl"].Bytes) != string(src) {
 		t.Error("the caller's source was changed")
+	}
+}
+
+// TestRedisLog_escapesServerText: go-redis's messages, which carry what
+// servers said (a sentinel's master address), reach the debug log escaped;
+// hclog writes a message as it is.
+func TestRedisLog_escapesServerText(t *testing.T) {
+	var buf bytes.Buffer
+	l := redisLog{hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Debug})}
+	l.Printf(context.Background(), "sentinel: selected addr=%s", "10.0.0.1:6379\x1b]0;PWNED\a")
+	if out := buf.String(); strings.Contains(out, "\x1b") || strings.Contains(out, "\a") || !strings.Contains(out, `\x1b]0;PWNED\a`) {
+		t.Fatalf("log %q", out)
 	}
 }
