@@ -167,7 +167,7 @@ func parseOnce(op, key string, res any) (*OnceRecord, error) {
 		return nil, fmt.Errorf("%s: bad marker: %w", op, err)
 	}
 	ms, _ := strconv.ParseInt(at, 10, 64)
-	rec.Key, rec.At = key, time.UnixMilli(ms)
+	rec.Key, rec.At = key, backendTime(time.UnixMilli(ms))
 	if pttl > 0 {
 		rec.TTL = time.Duration(pttl) * time.Millisecond
 	}

@@ -60,6 +60,18 @@ func modeLetter(m Mode) string {
 	return "x"
 }
 
+// backendTime is t when it is a plausible time for a record to give (years
+// 1970 to 9999), else the zero time, which displays as unknown. A record
+// another machine wrote may say anything, and a time past the year 9999 has
+// no JSON form: encoding/json refused it, which dropped whole -json events
+// and plan's steps.
+func backendTime(t time.Time) time.Time {
+	if y := t.Year(); y < 1970 || y > 9999 {
+		return time.Time{}
+	}
+	return t
+}
+
 // parseHolder decodes "ttl_left|fence|limit|mode|json". Since comes from the
 // fence, which the scripts derive from the server's time in µs.
 func parseHolder(s string) (Holder, int, error) {
@@ -79,7 +91,7 @@ func parseHolder(s string) (Holder, int, error) {
 	}
 	h.TTL = time.Duration(ttl) * time.Millisecond
 	h.Fence = fence
-	h.Since = time.UnixMicro(fence)
+	h.Since = backendTime(time.UnixMicro(fence))
 	h.Mode = modeOf(f[3])
 	return h, limit, nil
 }
@@ -115,7 +127,7 @@ func parseWaiter(s string, pos int) (Waiter, error) {
 		return Waiter{}, fmt.Errorf("queue entry: %w", err)
 	}
 	if ms, err := strconv.ParseInt(f[2], 10, 64); err == nil {
-		w.Since = time.UnixMilli(ms)
+		w.Since = backendTime(time.UnixMilli(ms))
 	}
 	w.Mode, w.Position, w.Queue = modeOf(f[0]), pos, FIFO
 	if f[3] == "n" {

@@ -2,6 +2,7 @@ package lock_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"strconv"
@@ -294,5 +295,45 @@ func TestRedis_cancelledAcquireLeavesNoLease(t *testing.T) {
 	}
 	if hs, err := lock.HoldersOf(context.Background(), l, "c"); err != nil || len(hs) != 0 {
 		t.Fatalf("holders after a cancelled acquire: %+v, %v; want none", hs, err)
+	}
+}
+
+// TestRedis_implausibleTimes: a holder record whose fence (the server time
+// it was granted at, in µs) or a once marker whose time lies past the year
+// 9999 reads as an unknown time, and what is read still has a JSON form.
+// encoding/json refuses such a time: lock list -json failed, and run -json
+// dropped the events and plan -json the steps that carried it.
+func TestRedis_implausibleTimes(t *testing.T) {
+	srv := locktest.StartServer(t, nil)
+	c := redisClient(t, srv)
+	l := lock.NewRedis(c, nil)
+	ctx := context.Background()
+	lease, err := l.Acquire(ctx, lock.Request{Key: "far", TTL: time.Minute, Holder: lock.Holder{Owner: "me@here"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := c.HGet(ctx, "lockstep:{far}:h", lease.Token).Val()
+	parts := strings.SplitN(rec, "|", 3)
+	c.HSet(ctx, "lockstep:{far}:h", lease.Token, parts[0]+"|9000000000000000000|"+parts[2])
+	if err := l.MarkOnce(ctx, lock.OnceRecord{Key: "far"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	once := c.Get(ctx, "lockstep:once:{far}").Val()
+	_, js, _ := strings.Cut(once, "|")
+	c.Set(ctx, "lockstep:once:{far}", "999999999999999999|"+js, 0)
+
+	li, err := l.Show(ctx, "far")
+	if err != nil || len(li.Holders) != 1 {
+		t.Fatalf("show: %+v, %v", li, err)
+	}
+	if h := li.Holders[0]; !h.Since.IsZero() || h.Owner != "me@here" {
+		t.Errorf("holder %+v: want its owner and an unknown (zero) since", h)
+	}
+	m, err := l.Once(ctx, "far")
+	if err != nil || m == nil || !m.At.IsZero() {
+		t.Fatalf("once: %+v, %v; want an unknown (zero) time", m, err)
+	}
+	if _, err := json.Marshal([]any{li, m}); err != nil {
+		t.Errorf("no JSON form: %v", err)
 	}
 }

@@ -218,7 +218,7 @@ func (a *waiting) superseded(f []string) error {
 			a.r.log.Debug("unreadable superseding holder", "key", a.req.Key, "error", err)
 		}
 		if ms, err := strconv.ParseInt(f[2], 10, 64); err == nil {
-			e.By.Since = time.UnixMilli(ms)
+			e.By.Since = backendTime(time.UnixMilli(ms))
 		}
 	}
 	return e
