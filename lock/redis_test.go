@@ -67,7 +67,9 @@ func TestRedis_conformance(t *testing.T) {
 		if strings.HasSuffix(k, ":q") {
 			t.Errorf("waiting left %q behind", k)
 		}
-		if d := redisClient(t, rl.srv).PTTL(context.Background(), k).Val(); !strings.Contains(k, "once:") && d < 0 {
+		// -1: no expiry; -2 is a key that expired since KEYS listed it
+		// (one of the suite's short leases), which failed this now and then.
+		if d := redisClient(t, rl.srv).PTTL(context.Background(), k).Val(); !strings.Contains(k, "once:") && d == -1 {
 			t.Errorf("lock key %q has no expiry: it would stay forever", k)
 		}
 	}
