@@ -160,9 +160,9 @@ func decodeAcquire(op string, res any) (acquireReply, error) {
 		return rep, nil
 	}
 	fits, ok := replyInt(vals[4])
-	hs, _, err := parseHolders(vals[5:])
-	if !ok || fits < 0 || fits > 1 || err != nil {
-		return acquireReply{}, fmt.Errorf("%s: %w: %w: %v", op, ErrUnavailable, errBadReply, err)
+	hs, _ := parseHolders(vals[5:])
+	if !ok || fits < 0 || fits > 1 {
+		return acquireReply{}, badReply(op, res)
 	}
 	rep.fits, rep.holders, rep.info = fits == 1, hs, true
 	return rep, nil
@@ -187,9 +187,6 @@ func (r *Redis) leave(ctx context.Context, k redisKeys, entry, token string) ([]
 		return nil, false
 	}
 	vals, _ := res.([]any)
-	hs, _, err := parseHolders(vals)
-	if err != nil {
-		r.log.Debug("leaving a lock queue: unreadable holders", "key", k.user, "error", err)
-	}
+	hs, _ := parseHolders(vals)
 	return hs, true
 }

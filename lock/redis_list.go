@@ -96,10 +96,7 @@ func parseShow(op, key string, res any) (LockInfo, error) {
 		return LockInfo{Key: key}, badReply(op, res)
 	}
 	li := LockInfo{Key: key, Waiters: int(n[0])}
-	hs, limit, err := parseHolders(vals[2 : 2+n[1]])
-	if err != nil {
-		return LockInfo{Key: key}, fmt.Errorf("%s: %w: %w: %w", op, ErrUnavailable, errBadReply, err)
-	}
+	hs, limit := parseHolders(vals[2 : 2+n[1]])
 	li.Holders, li.Limit = hs, limit
 	if len(hs) > 0 {
 		li.Mode = hs[0].Mode
@@ -111,7 +108,7 @@ func parseShow(op, key string, res any) (LockInfo, error) {
 		}
 		w, err := parseWaiter(s, i+1)
 		if err != nil {
-			return LockInfo{Key: key}, fmt.Errorf("%s: %w: %w: %w", op, ErrUnavailable, errBadReply, err)
+			w = Waiter{Holder: Holder{Owner: UnreadableRecord}, Position: i + 1} // as parseHolders does
 		}
 		li.Queue = append(li.Queue, w)
 	}

@@ -96,23 +96,27 @@ func parseHolder(s string) (Holder, int, error) {
 	return h, limit, nil
 }
 
-// parseHolders decodes holder records; an undecodable one is an error.
-func parseHolders(vals []any) ([]Holder, int, error) {
+// UnreadableRecord is the owner shown for a holder or waiter record lockstep
+// cannot decode (written by something else, or tampered with).
+const UnreadableRecord = "(unreadable record)"
+
+// parseHolders decodes holder records. An undecodable one is shown as
+// UnreadableRecord, never an error: one foreign record made the whole
+// lock unusable (every acquire failed as unavailable instead of waiting)
+// and lock list fail for every key.
+func parseHolders(vals []any) ([]Holder, int) {
 	hs := make([]Holder, 0, len(vals))
 	limit := 0
 	for _, v := range vals {
-		s, ok := v.(string)
-		if !ok {
-			return nil, 0, fmt.Errorf("holder record of type %T", v)
-		}
+		s, _ := v.(string)
 		h, l, err := parseHolder(s)
 		if err != nil {
-			return nil, 0, err
+			h, l = Holder{Owner: UnreadableRecord}, 0
 		}
 		hs = append(hs, h)
 		limit = max(limit, l)
 	}
-	return hs, limit, nil
+	return hs, limit
 }
 
 // parseWaiter decodes a queue entry as listed:

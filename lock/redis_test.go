@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -337,5 +338,50 @@ func TestRedis_implausibleTimes(t *testing.T) {
 	}
 	if _, err := json.Marshal([]any{li, m}); err != nil {
 		t.Errorf("no JSON form: %v", err)
+	}
+}
+
+// TestRedis_foreignRecord: a holder record lockstep cannot decode (its JSON
+// has a pid that is a string) shows as an unreadable holder beside the
+// others; the lock stays usable (an acquire waits and reports it busy) and
+// List still answers for every key. Before, the record made every acquire
+// of the key fail as unavailable at once, and List fail for all keys.
+func TestRedis_foreignRecord(t *testing.T) {
+	srv := locktest.StartServer(t, nil)
+	c := redisClient(t, srv)
+	l := lock.NewRedis(c, nil)
+	ctx := context.Background()
+	if _, err := l.Acquire(ctx, lock.Request{Key: "other", TTL: time.Minute, Holder: lock.Holder{Owner: "fine@host"}}); err != nil {
+		t.Fatal(err)
+	}
+	lease, err := l.Acquire(ctx, lock.Request{Key: "poisoned", TTL: time.Minute, Limit: 2, Holder: lock.Holder{Owner: "me@here"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := c.HGet(ctx, "lockstep:{poisoned}:h", lease.Token).Val()
+	fields := strings.SplitN(rec, "|", 6)
+	fields[4] = "forgedtoken"
+	fields[5] = `{"owner":"eve","pid":"x"}`
+	c.HSet(ctx, "lockstep:{poisoned}:h", "forgedtoken", strings.Join(fields, "|"))
+
+	li, err := l.Show(ctx, "poisoned")
+	if err != nil {
+		t.Fatalf("show: %v", err)
+	}
+	var owners []string
+	for _, h := range li.Holders {
+		owners = append(owners, h.Owner)
+	}
+	slices.Sort(owners)
+	if !slices.Equal(owners, []string{lock.UnreadableRecord, "me@here"}) {
+		t.Errorf("holders %+v: want me@here and one unreadable", li.Holders)
+	}
+	all, err := l.List(ctx, "")
+	if err != nil || len(all) != 2 {
+		t.Errorf("list: %d locks, %v; want both", len(all), err)
+	}
+	_, err = l.Acquire(ctx, lock.Request{Key: "poisoned", TTL: time.Minute, Limit: 2, Wait: 200 * time.Millisecond})
+	if err == nil || errors.Is(err, lock.ErrUnavailable) {
+		t.Errorf("acquire beside the foreign record: %v; want busy after the wait", err)
 	}
 }
