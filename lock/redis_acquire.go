@@ -160,8 +160,8 @@ func decodeAcquire(op string, res any) (acquireReply, error) {
 		return rep, nil
 	}
 	fits, ok := replyInt(vals[4])
-	hs, _ := parseHolders(vals[5:])
-	if !ok || fits < 0 || fits > 1 {
+	hs, _, shaped := parseHolders(vals[5:])
+	if !ok || !shaped || fits < 0 || fits > 1 {
 		return acquireReply{}, badReply(op, res)
 	}
 	rep.fits, rep.holders, rep.info = fits == 1, hs, true
@@ -187,6 +187,6 @@ func (r *Redis) leave(ctx context.Context, k redisKeys, entry, token string) ([]
 		return nil, false
 	}
 	vals, _ := res.([]any)
-	hs, _ := parseHolders(vals)
+	hs, _, _ := parseHolders(vals)
 	return hs, true
 }

@@ -96,7 +96,10 @@ func parseShow(op, key string, res any) (LockInfo, error) {
 		return LockInfo{Key: key}, badReply(op, res)
 	}
 	li := LockInfo{Key: key, Waiters: int(n[0])}
-	hs, limit := parseHolders(vals[2 : 2+n[1]])
+	hs, limit, ok := parseHolders(vals[2 : 2+n[1]])
+	if !ok {
+		return LockInfo{Key: key}, badReply(op, res)
+	}
 	li.Holders, li.Limit = hs, limit
 	if len(hs) > 0 {
 		li.Mode = hs[0].Mode

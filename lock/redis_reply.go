@@ -100,15 +100,18 @@ func parseHolder(s string) (Holder, int, error) {
 // cannot decode (written by something else, or tampered with).
 const UnreadableRecord = "(unreadable record)"
 
-// parseHolders decodes holder records. An undecodable one is shown as
-// UnreadableRecord, never an error: one foreign record made the whole
-// lock unusable (every acquire failed as unavailable instead of waiting)
-// and lock list fail for every key.
-func parseHolders(vals []any) ([]Holder, int) {
-	hs := make([]Holder, 0, len(vals))
-	limit := 0
+// parseHolders decodes holder records; ok is false when one is not a
+// string (a reply of the wrong shape). A string that does not decode is
+// shown as UnreadableRecord, never an error: one foreign record made the
+// whole lock unusable (every acquire failed as unavailable instead of
+// waiting) and lock list fail for every key.
+func parseHolders(vals []any) (hs []Holder, limit int, ok bool) {
+	hs = make([]Holder, 0, len(vals))
 	for _, v := range vals {
-		s, _ := v.(string)
+		s, isString := v.(string)
+		if !isString {
+			return nil, 0, false
+		}
 		h, l, err := parseHolder(s)
 		if err != nil {
 			h, l = Holder{Owner: UnreadableRecord}, 0
@@ -116,7 +119,7 @@ func parseHolders(vals []any) ([]Holder, int) {
 		hs = append(hs, h)
 		limit = max(limit, l)
 	}
-	return hs, limit
+	return hs, limit, true
 }
 
 // parseWaiter decodes a queue entry as listed:
