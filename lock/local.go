@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,8 +45,6 @@ type Local struct {
 }
 
 var _ Locker = (*Local)(nil)
-
-const isDarwin = runtime.GOOS == "darwin"
 
 // DefaultLocalDir is the per-user lock directory, chosen so that no cleaner
 // removes it while it is used: $XDG_STATE_HOME/lockstep, else

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -198,6 +199,8 @@ type doorbell struct {
 	rang    chan struct{}
 	closing atomic.Bool
 }
+
+const isDarwin = runtime.GOOS == "darwin"
 
 // blockingBells makes doorbells wait in a blocking read, as on macOS
 // (tests run Linux that way; see newDoorbell).
