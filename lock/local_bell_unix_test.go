@@ -4,15 +4,11 @@ package lock_test
 
 import (
 	"context"
-	"errors"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/lockstep-dev/lockstep/lock"
-	"github.com/lockstep-dev/lockstep/lock/locktest"
 )
 
 // TestLocal_conformanceBlockingDoorbells runs the conformance suite with
@@ -23,27 +19,7 @@ import (
 func TestLocal_conformanceBlockingDoorbells(t *testing.T) {
 	restore := lock.SetBlockingDoorbells(true)
 	defer restore()
-	dir := t.TempDir()
-	newLocker := func(t *testing.T) lock.Locker {
-		l, err := lock.NewLocal(dir, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return l
-	}
-	waits := func(t *testing.T) []string {
-		names, err := os.ReadDir(filepath.Join(dir, "waits"))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, n := range names {
-			out = append(out, n.Name())
-		}
-		return out
-	}
-	locktest.Run(t, newLocker, locktest.Capabilities{FIFO: true, Modes: true, Newest: true, QueueLimit: true,
-		Positions: true, Deadlocks: true, WaitRecords: waits, Kill: lock.KillLocal})
+	runLocalConformance(t)
 }
 
 // TestLocal_oneDirectoryHoldPerProcess: the shared flock that keeps tmp

@@ -18,7 +18,10 @@ import (
 	"github.com/lockstep-dev/lockstep/lock/locktest"
 )
 
-func TestLocal_conformance(t *testing.T) {
+func TestLocal_conformance(t *testing.T) { runLocalConformance(t) }
+
+// runLocalConformance runs the conformance suite on one local directory.
+func runLocalConformance(t *testing.T) {
 	dir := t.TempDir()
 	newLocker := func(t *testing.T) lock.Locker {
 		l, err := lock.NewLocal(dir, nil)
