@@ -147,6 +147,9 @@ func (sr *stepRun) runProcess(ctx context.Context, argv []string, capture *capBu
 		// written. (A command killed at once by a second signal is released
 		// as usual: its group may not be gone yet.)
 		sr.releaseEarly(ctx)
+		if sr.in.stopped != nil {
+			sr.in.stopped() // and the workflow-level locks around it
+		}
 	}
 	return p.Wait(), reason, err
 }

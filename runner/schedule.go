@@ -31,6 +31,10 @@ type instance struct {
 	// runHolds are the keys of every workflow-level lock the run held when
 	// the instance was admitted (lock.Request.Holds of its waits).
 	runHolds []string
+	// stopped, when it has workflow-level locks, tells the schedule that
+	// the instance was interrupted and nothing of its command runs any more
+	// (it only writes what is left of its output): see freeLock.
+	stopped func()
 }
 
 // stepState tracks one planned step during a run.
@@ -41,6 +45,7 @@ type stepState struct {
 	forEach bool
 	status  string // set when finished
 	active  int    // instances running now
+	stopped int    // of those, interrupted ones whose command is gone (wlocks.go)
 }
 
 // schedule is the state of the scheduling loop; only Run's goroutine uses it.
@@ -140,9 +145,12 @@ func (s *schedule) loop(ctx context.Context) {
 		case in := <-s.done:
 			s.running--
 			s.steps[in.Step].active--
+			s.instanceEnded(in)
 			s.finishInstance(in)
 		case ev := <-s.wl.events:
 			s.lockEvent(ctx, ev)
+		case in := <-s.wl.stopped:
+			s.instanceStopped(in)
 		case <-ctxDone:
 			ctxDone = nil
 			s.stop(ReasonInterrupted)
@@ -161,6 +169,9 @@ func (s *schedule) launch(ctx context.Context) {
 		}
 		s.running++
 		s.steps[in.step.Name].active++
+		if len(in.wlocks) > 0 {
+			in.stopped = func() { s.wl.stopped <- in }
+		}
 		go func() { s.done <- s.r.runInstance(ctx, in) }()
 	}
 }

@@ -85,12 +85,14 @@ func running(pid int) bool {
 
 // TestRun_interruptedReleasesWhileOutputStalls: when the run is interrupted
 // while lockstep's output is stalled (OnEvent blocks, as a write to a paused
-// terminal or a pager that stopped reading does), the step's lock is freed
-// once its command is gone, before the output can be written. Before the fix
-// the release waited behind the step's last output, and the lock stayed held
-// (and renewed) for as long as the output stalled.
+// terminal or a pager that stopped reading does), the step's lock — and a
+// workflow-level lock around it — is freed once its command is gone, before
+// the output can be written. Before the fix the release waited behind the
+// step's last output, and the lock stayed held (and renewed) for as long as
+// the output stalled; a workflow-level lock did until the second fix. Its
+// lock_released event still comes after the step's end.
 func TestRun_interruptedReleasesWhileOutputStalls(t *testing.T) {
-	wf := loadWorkflow(t, `
+	const step = `
 step "a" {
   lock {
     key = "stall"
@@ -98,55 +100,103 @@ step "a" {
   kill_timeout = "5s"
   shell = "while :; do echo tick; sleep 0.01; done"
 }
-`)
-	locker := newTestLocker(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stalled, unblock := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	done := make(chan *Result, 1)
-	go func() {
-		res, _ := runWorkflow(t, wf, locker, runSetup{ctx: ctx, on: map[EventType]func(Event){
-			EventStepOutput: func(Event) {
-				once.Do(func() { close(stalled) })
-				<-unblock // the output stalls from the first line on
-			},
-		}})
-		done <- res
-	}()
-	flow := sync.OnceFunc(func() { close(unblock) })
-	defer flow()
-	select {
-	case <-stalled:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the step printed nothing")
-	}
-	if li, err := locker.Show(context.Background(), "stall"); err != nil || len(li.Holders) != 1 {
-		t.Fatalf("the lock is not held while the step runs: %v %v", li.Holders, err)
-	}
-	cancel()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		li, err := locker.Show(context.Background(), "stall")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(li.Holders) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the interrupted step's lock is still held while its output stalls")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	flow()
-	select {
-	case res := <-done:
-		if res.Outcome != OutcomeInterrupted {
-			t.Errorf("outcome %v, want interrupted", res.Outcome)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the run did not end once the output flowed again")
+`
+	const workflowLock = `
+lock "env" {
+  key   = "env"
+  steps = [step.a, step.b]
+}
+step "b" {
+  depends_on = [step.a]
+  shell      = "true"
+}
+`
+	for _, tc := range []struct {
+		name string
+		src  string
+		keys []string
+	}{
+		{"step lock", step, []string{"stall"}},
+		{"workflow-level lock", step + workflowLock, []string{"stall", "env"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wf := loadWorkflow(t, tc.src)
+			locker := newTestLocker(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			stalled, unblock := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			type outcome struct {
+				res *Result
+				log *eventLog
+			}
+			done := make(chan outcome, 1)
+			go func() {
+				res, log := runWorkflow(t, wf, locker, runSetup{ctx: ctx, on: map[EventType]func(Event){
+					EventStepOutput: func(Event) {
+						once.Do(func() { close(stalled) })
+						<-unblock // the output stalls from the first line on
+					},
+				}})
+				done <- outcome{res, log}
+			}()
+			flow := sync.OnceFunc(func() { close(unblock) })
+			defer flow()
+			select {
+			case <-stalled:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the step printed nothing")
+			}
+			for _, key := range tc.keys {
+				if li, err := locker.Show(context.Background(), key); err != nil || len(li.Holders) != 1 {
+					t.Fatalf("lock %q is not held while the step runs: %v %v", key, li.Holders, err)
+				}
+			}
+			cancel()
+			deadline := time.Now().Add(15 * time.Second)
+			for _, key := range tc.keys {
+				for {
+					li, err := locker.Show(context.Background(), key)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(li.Holders) == 0 {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("lock %q is still held while the interrupted step's output stalls", key)
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			flow()
+			var o outcome
+			select {
+			case o = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the run did not end once the output flowed again")
+			}
+			if o.res.Outcome != OutcomeInterrupted {
+				t.Errorf("outcome %v, want interrupted", o.res.Outcome)
+			}
+			// Every lock still says it was released, after the step ended.
+			var seq []string
+			for _, ev := range o.log.events {
+				switch {
+				case ev.Type == EventLockReleased:
+					seq = append(seq, "released "+ev.Lock)
+				case ev.Type == EventStepDone && ev.Step == "step.a":
+					seq = append(seq, "done step.a")
+				}
+			}
+			want := []string{"released stall", "done step.a"}
+			if len(tc.keys) > 1 {
+				want = append(want, "released env")
+			}
+			if strings.Join(seq, ", ") != strings.Join(want, ", ") {
+				t.Errorf("events %q, want %q", seq, want)
+			}
+		})
 	}
 }
 

@@ -22,7 +22,9 @@ import (
 // confirms it like its own locks but never releases it. The loop releases
 // it when no step of its scope can still start and none still runs
 // (settleLocks): after the last one, after failures and skips, on stop and
-// interrupt; Run waits for the releases before it returns.
+// interrupt; Run waits for the releases before it returns. On an interrupt
+// it is freed at the backend as soon as the commands of its scope are gone,
+// even while their last output waits for a stalled stdout (freeLock).
 
 // wlState is where a workflow-level lock is in a run.
 type wlState int
@@ -43,6 +45,7 @@ type wlock struct {
 	held   *heldLock          // when wlHeld
 	cancel context.CancelFunc // ends the acquisition in flight
 	quit   chan struct{}      // closed on release: ends the loss watch
+	early  chan struct{}      // closed once freeLock's release ended; nil if it did not run
 	// outcome, once the lock was refused or lost, is how an instance of its
 	// scope that would start ends instead.
 	outcome *wlOutcome
@@ -72,6 +75,8 @@ type wlSchedule struct {
 	skip      map[string]*wlOutcome
 	lost      bool // a lock was lost: the run ends as lock-lost
 	releases  sync.WaitGroup
+	stopped   chan *instance  // instances whose command was stopped (instance.stopped)
+	gone      map[string]bool // their addresses, until they end
 }
 
 // wlEvent is posted to the loop when an acquisition ends (lease or err) or
@@ -96,7 +101,7 @@ func IsLockAddress(addr string) bool { return strings.HasPrefix(addr, "lock.") }
 func (s *schedule) initLocks() hcl.Diagnostics {
 	wf := s.r.plan.Workflow
 	s.wl.of, s.wl.doomed, s.wl.skip = map[string][]*wlock{}, map[string]bool{}, map[string]*wlOutcome{}
-	s.wl.events = make(chan wlEvent)
+	s.wl.events, s.wl.stopped, s.wl.gone = make(chan wlEvent), make(chan *instance), map[string]bool{}
 	var diags hcl.Diagnostics
 	for _, name := range sortedKeys(wf.Locks) {
 		var steps []string
@@ -225,44 +230,93 @@ func (s *schedule) skipByLock(name string) bool {
 }
 
 // settleLocks gives up every workflow-level lock that no step can need any
-// more: released when held, cancelled when being acquired.
+// more: released when held, cancelled when being acquired. A held lock
+// whose scope only has interrupted instances left, each with its command
+// gone, is freed at the backend already (freeLock).
 func (s *schedule) settleLocks(ctx context.Context) {
 	for _, w := range s.wl.locks {
-		if w.state == wlEnded || s.needed(w) {
-			continue
-		}
-		switch w.state {
-		case wlIdle:
-			w.state = wlEnded
-		case wlAcquiring:
-			w.state = wlEnded // acquired() releases a lease that still arrives
-			w.cancel()
-		case wlHeld:
-			s.releaseLock(ctx, w)
+		switch {
+		case w.state == wlEnded:
+		case !s.needed(w, true):
+			switch w.state {
+			case wlIdle:
+				w.state = wlEnded
+			case wlAcquiring:
+				w.state = wlEnded // acquired() releases a lease that still arrives
+				w.cancel()
+			case wlHeld:
+				s.releaseLock(ctx, w)
+			}
+		case w.state == wlHeld && w.early == nil && !s.needed(w, false):
+			s.freeLock(ctx, w)
 		}
 	}
 }
 
 // needed reports whether a step of w's scope runs now or may still start.
-func (s *schedule) needed(w *wlock) bool {
+// An interrupted instance whose command is gone counts as running only
+// with stopped: it still writes what is left of its output, but nothing of
+// it needs the lock any more.
+func (s *schedule) needed(w *wlock, stopped bool) bool {
 	for _, name := range w.steps {
 		st := s.steps[name]
-		if st.active > 0 || st.status == "" && !s.wl.doomed[name] && !s.stopping {
+		active := st.active
+		if !stopped {
+			active -= st.stopped
+		}
+		if active > 0 || st.status == "" && !s.wl.doomed[name] && !s.stopping {
 			return true
 		}
 	}
 	return false
 }
 
-// releaseLock stops renewing w and releases it in the background; Run waits
-// for it (endLocks).
+// instanceStopped counts in as stopped: interrupted, its command's group
+// gone (runProcess), its own locks released.
+func (s *schedule) instanceStopped(in *instance) {
+	if !s.wl.gone[in.addr] {
+		s.wl.gone[in.addr] = true
+		s.steps[in.step.Name].stopped++
+	}
+}
+
+// instanceEnded undoes instanceStopped once the instance's result arrives.
+func (s *schedule) instanceEnded(res *InstanceResult) {
+	if s.wl.gone[res.Address] {
+		delete(s.wl.gone, res.Address)
+		s.steps[res.Step].stopped--
+	}
+}
+
+// freeLock releases w at the backend now, without its event: the
+// instances of its scope still running were interrupted and their commands
+// are gone, but a stalled stdout (a paused terminal, a hung CI log pipe)
+// keeps them writing what is left of their output, and must not keep the
+// lock held. releaseLock sends the event later, in its usual place, as a
+// step's own releaseEarly does.
+func (s *schedule) freeLock(ctx context.Context, w *wlock) {
+	h, early := w.held, make(chan struct{})
+	w.early = early
+	s.wl.releases.Add(1)
+	go func() {
+		defer s.wl.releases.Done()
+		defer close(early)
+		h.freed, h.done = s.r.release(ctx, w.addr(), h), true
+	}()
+}
+
+// releaseLock stops renewing w and releases it in the background (after
+// freeLock's release, when that ran); Run waits for it (endLocks).
 func (s *schedule) releaseLock(ctx context.Context, w *wlock) {
-	h := w.held
+	h, early := w.held, w.early
 	w.state = wlEnded
 	close(w.quit)
 	s.wl.releases.Add(1)
 	go func() {
 		defer s.wl.releases.Done()
+		if early != nil {
+			<-early
+		}
 		s.r.releaseHeld(ctx, w.addr(), h)
 	}()
 }
