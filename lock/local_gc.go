@@ -4,9 +4,10 @@ package lock
 // "Nothing grows forever"). A key's directory holds its fencing counter and
 // the tickets of its queue. Once nobody holds, waits for or queues on a key
 // and its directory has not changed for keepIdle, a sweep removes it; the
-// same sweep removes once markers whose TTL ran out. A sweep runs at most
-// once per keepIdle/2 among all the processes sharing the lock directory,
-// from Release and List: no daemon.
+// same sweep removes once markers whose TTL ran out and the wait records of
+// processes that are gone. A sweep runs at most once per keepIdle/2 among
+// all the processes sharing the lock directory, from Release and List: no
+// daemon.
 //
 // The race with an acquirer. Tickets are created only under the exclusive
 // lock of the counter file that the key's path names at that moment:
@@ -151,8 +152,8 @@ func (l *Local) sweptWithin(path string, now time.Time, every time.Duration) boo
 	return true
 }
 
-// collect removes the files of every key idle for keepIdle and the once
-// markers that expired, and returns how many keys it removed. With a
+// collect removes the files of every key idle for keepIdle, the once
+// markers that expired and the wait records of dead processes, and returns how many keys it removed. With a
 // budget, it stops once that much time went and says it did not complete.
 // It starts at a random entry, so that sweeps that stop short cover every
 // entry in turn.
@@ -168,8 +169,14 @@ func (l *Local) collect(now time.Time, budget time.Duration) (removed int, compl
 	if !complete {
 		return removed, false
 	}
-	return removed, eachFrom(filepath.Join(l.dir, "once"), func(name string) bool {
+	if !eachFrom(filepath.Join(l.dir, "once"), func(name string) bool {
 		l.collectOnce(filepath.Join(l.dir, "once", name), now)
+		return !over()
+	}) {
+		return removed, false
+	}
+	return removed, eachFrom(filepath.Join(l.dir, "waits"), func(name string) bool {
+		l.collectWait(filepath.Join(l.dir, "waits", name), now)
 		return !over()
 	})
 }
@@ -279,6 +286,29 @@ func (l *Local) collectOnce(path string, now time.Time) {
 	}
 	fi, err := os.Lstat(path)
 	if err == nil && strings.Contains(name, ".json.tmp") && fi.Mode().IsRegular() && now.Sub(fi.ModTime()) >= l.gc.keepIdle {
+		removeFile(path)
+	}
+}
+
+// collectWait removes the wait record at path if its process is gone:
+// readWait removes a complete one; one its process never completed (it died
+// creating it) goes once older than keepIdle. Only the runs of a wait-for
+// cycle read each other's records, so those of a killed run that nobody
+// waits on are found only here.
+func (l *Local) collectWait(path string, now time.Time) {
+	if _, live := readWait(path); live {
+		return
+	}
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() || now.Sub(fi.ModTime()) < l.gc.keepIdle {
+		return
+	}
+	f, err := openLocked(path)
+	if err != nil {
+		return
+	}
+	defer f.close()
+	if free, err := f.tryShared(); free && err == nil {
 		removeFile(path)
 	}
 }

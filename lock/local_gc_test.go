@@ -310,3 +310,49 @@ func TestLocal_collectBudget(t *testing.T) {
 		t.Fatalf("%d keys left after %d sweeps", len(ds), sweeps)
 	}
 }
+
+// TestLocal_collectWaitRecords: a sweep removes the wait records of
+// processes that are gone — complete ones, and one its process never
+// completed once older than the idle time — and keeps a live wait's and
+// one being created. Before, only a run that looked for a cycle through the
+// dead run's record removed it; the records of a killed run nobody waited
+// on stayed forever.
+func TestLocal_collectWaitRecords(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	holder := holdOn(t, dir, lock.Request{Key: "k"})
+	defer holder.release(t)
+	l := newLocal(t, dir)
+	waiting := queue(ctx, t, l, lock.Request{Key: "k", Wait: lock.WaitForever, Holds: []string{"other"},
+		Holder: lock.Holder{RunID: "run-a"}})
+	waits := filepath.Join(dir, "waits")
+	var live []os.DirEntry
+	waitUntil(t, within, "the wait record", func() bool {
+		live, _ = os.ReadDir(waits)
+		return len(live) == 1
+	})
+	rec, err := os.ReadFile(filepath.Join(waits, live[0].Name()))
+	if err != nil || len(rec) == 0 {
+		t.Fatalf("the live record: %q, %v", rec, err)
+	}
+	dead, unfinished, creating := filepath.Join(waits, "dead-w1"), filepath.Join(waits, "dead-w2"), filepath.Join(waits, "new-w3")
+	for path, content := range map[string][]byte{dead: rec, unfinished: nil, creating: nil} {
+		if err := os.WriteFile(path, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	backdate(t, unfinished, 11*time.Minute)
+	lock.CollectLocal(l)
+	if exists(dead) || exists(unfinished) {
+		t.Errorf("dead records left: complete %v, never completed %v", exists(dead), exists(unfinished))
+	}
+	if !exists(filepath.Join(waits, live[0].Name())) || !exists(creating) {
+		t.Errorf("records removed: the live wait's %v, the one being created %v",
+			!exists(filepath.Join(waits, live[0].Name())), !exists(creating))
+	}
+	cancel()
+	if r := <-waiting; r.err == nil {
+		t.Fatal("the wait ended with a lease while the lock was held")
+	}
+}
