@@ -261,6 +261,7 @@ func (w *localWait) waitersAhead(ahead []ticket) int {
 	if len(waiting) < w.req.MaxWaiters {
 		return len(waiting)
 	}
+	w.tf.l.stage("probe")
 	n := 0
 	for _, t := range waiting {
 		if live(w.tf.dir, t) {

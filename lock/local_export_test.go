@@ -30,8 +30,10 @@ func CollectLocalWithin(l Locker, budget time.Duration) (removed int, complete b
 }
 
 // SetLocalHook makes a local locker call hook at points of its acquires:
-// "opened" (a key's counter file is open, not locked yet) and "chosen" (the
-// counter is locked and the next fence chosen, its ticket not created).
+// "opened" (a key's counter file is open, not locked yet), "chosen" (the
+// counter is locked and the next fence chosen, its ticket not created) and
+// "probe" (a MaxWaiters request listed the queue and is about to probe the
+// waiters ahead of it).
 func SetLocalHook(l Locker, hook func(stage string)) { l.(*Local).gc.hook = hook }
 
 // SkipLocalCounterCheck turns off the check that an acquire's locked

@@ -7,6 +7,8 @@ package lock
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -225,9 +227,16 @@ func readAll(f osFile) []byte {
 	return buf[:n]
 }
 
-// live probes whether the ticket's owner still holds it.
+// live probes whether the ticket's owner still holds it. A ticket listed
+// under its own name may have been revoked since (a ForceRelease renamed it):
+// it is then probed under its new name, as it blocks the queue until its
+// holder lets go.
 func live(dir string, t ticket) bool {
-	f, err := openLocked(filepath.Join(dir, t.name))
+	path := filepath.Join(dir, t.name)
+	f, err := openLocked(path)
+	if errors.Is(err, fs.ErrNotExist) && !t.revoked {
+		f, err = openLocked(path + revokedSuffix)
+	}
 	if err != nil {
 		return false
 	}

@@ -300,3 +300,53 @@ func ExampleLocal() {
 	l.Release(ctx, lease.Key, lease.Token)
 	// Output: 1 shared
 }
+
+// TestLocal_queueFullProbeSeesForceReleased: a request with MaxWaiters
+// probes the waiters ahead of it when they would fill the queue. One of
+// them may have become the holder and been force-released by another
+// process since the request listed the queue: its ticket is renamed
+// (….r), and it still blocks the queue until its holder lets go. Before the
+// fix the probe took the missing name for a ticket that left, and the
+// request was granted the lock beside the holder.
+func TestLocal_queueFullProbeSeesForceReleased(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	first := holdOn(t, dir, lock.Request{Key: "k"})
+	second := newLocal(t, dir)
+	secondGot := queue(ctx, t, second, lock.Request{Key: "k"})
+	var secondLease *lock.Lease
+	third := newLocal(t, dir)
+	lock.SetLocalHook(third, func(stage string) {
+		if stage != "probe" || secondLease != nil {
+			return
+		}
+		// Between the third request's listing and its probe: the first
+		// holder leaves, the second request gets the lock, and another
+		// process force-releases it (renames its ticket, as ForceRelease
+		// does from outside the holder's process).
+		first.release(t)
+		secondLease = take(t, secondGot, "the second request")
+		ts, _ := filepath.Glob(filepath.Join(dir, "locks", "*", "t*"))
+		if len(ts) != 2 {
+			t.Fatalf("tickets %q, want the second request's and the third's", ts)
+		}
+		if err := os.Rename(ts[0], ts[0]+".r"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	lease, err := third.Acquire(ctx, lock.Request{Key: "k", Wait: within, MaxWaiters: 1})
+	if secondLease == nil {
+		t.Fatal("the third request did not probe the queue")
+	}
+	if err == nil {
+		third.Release(ctx, lease.Key, lease.Token)
+		t.Fatal("the third request got the lock while the force-released holder still held it")
+	}
+	var be *lock.BusyError
+	if !errors.As(err, &be) || !be.QueueFull {
+		t.Errorf("the third request: %v, want the queue full", err)
+	}
+	if err := second.Release(ctx, secondLease.Key, secondLease.Token); err != nil && !errors.Is(err, lock.ErrNotHeld) {
+		t.Fatal(err)
+	}
+}
