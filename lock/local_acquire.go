@@ -70,7 +70,16 @@ type localWait struct {
 	inline  bool           // wait for one ticket in the calling goroutine
 	finish  []func()       // what inline waits left to tidy up
 	dl      *deadlockWatch // the deadlock checks while queued (Request.Holds)
+	poll    *time.Ticker   // a newest-wins request without a doorbell (lookAgain)
 }
+
+// bellPoll is how often a newest-wins request that has no doorbell looks at
+// the queue.
+const bellPoll = time.Second
+
+// noDoorbells is a test hook: newest-wins requests get no doorbell, as when
+// mkfifo fails.
+var noDoorbells = false
 
 type leftEvent struct {
 	seq int64
@@ -90,11 +99,16 @@ func (w *localWait) run(ctx context.Context) (*Lease, error) {
 	if w.req.Queue == Newest {
 		// Before the first look at the queue, so that an arrival after
 		// this one either finds the doorbell or is seen by that look.
-		bell, _ := newDoorbell(filepath.Join(w.tf.dir, bellName(w.tf.t.seq)))
+		bell := w.newBell()
 		w.tf.mu.Lock()
 		w.tf.bell = bell
 		w.tf.mu.Unlock()
 	}
+	defer func() {
+		if w.poll != nil {
+			w.poll.Stop()
+		}
+	}()
 	// A wait nothing can interrupt blocks in this goroutine, which saves
 	// the hand-off from a watching goroutine (tens of microseconds).
 	w.inline = ctx.Done() == nil && w.req.Wait == WaitForever && w.req.Queue != Newest && w.req.OnQueue == nil &&
@@ -115,6 +129,7 @@ func (w *localWait) run(ctx context.Context) (*Lease, error) {
 			}
 		case <-w.tf.rang():
 			w.renewBell()
+		case <-w.lookAgain():
 		case <-ctx.Done():
 			return nil, fmt.Errorf("acquire %q: %w", w.req.Key, ctx.Err())
 		case <-timeout:
@@ -315,8 +330,37 @@ func (w *localWait) renewBell() {
 	defer w.tf.mu.Unlock()
 	if w.tf.bell != nil {
 		w.tf.bell.close()
-		w.tf.bell, _ = newDoorbell(filepath.Join(w.tf.dir, bellName(w.tf.t.seq)))
+		w.tf.bell = w.newBell()
 	}
+}
+
+// newBell makes the request's doorbell; nil when it cannot (mkfifo failed:
+// a file system without FIFOs, say), and the request then looks at the
+// queue every bellPoll instead (lookAgain).
+func (w *localWait) newBell() *doorbell {
+	var bell *doorbell
+	err := errors.New("doorbells off (test)")
+	if !noDoorbells {
+		bell, err = newDoorbell(filepath.Join(w.tf.dir, bellName(w.tf.t.seq)))
+	}
+	if err != nil {
+		w.tf.l.log.Debug("no doorbell for a newest-wins wait: looking at the queue every second instead",
+			"key", w.req.Key, "error", err)
+	}
+	return bell
+}
+
+// lookAgain ticks every bellPoll for a newest-wins request without a
+// doorbell, so that it learns within that time that a newer arrival
+// superseded it (nil otherwise: the doorbell says so at once).
+func (w *localWait) lookAgain() <-chan time.Time {
+	if w.req.Queue != Newest || w.tf.rang() != nil {
+		return nil
+	}
+	if w.poll == nil {
+		w.poll = time.NewTicker(bellPoll)
+	}
+	return w.poll.C
 }
 
 // watch waits, blocked in the kernel, until ticket t leaves the queue,

@@ -350,3 +350,33 @@ func TestLocal_queueFullProbeSeesForceReleased(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLocal_newestWinsWithoutDoorbell: a newest-wins waiter that could not
+// make its doorbell (mkfifo failed) still learns that a newer arrival
+// superseded it while the lock is held, by looking at the queue every
+// second. Before, it learned only when the holder let go.
+func TestLocal_newestWinsWithoutDoorbell(t *testing.T) {
+	restore := lock.SetNoDoorbells(true)
+	defer restore()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := holdOn(t, dir, lock.Request{Key: "k"})
+	defer h.release(t)
+	older := queue(ctx, t, newLocal(t, dir), lock.Request{Key: "k", Queue: lock.Newest, Holder: lock.Holder{RunID: "older"}})
+	newer := queue(ctx, t, newLocal(t, dir), lock.Request{Key: "k", Queue: lock.Newest, Holder: lock.Holder{RunID: "newer"}})
+	select {
+	case r := <-older:
+		var se *lock.SupersededError
+		if !errors.As(r.err, &se) || se.By.RunID != "newer" {
+			t.Fatalf("the older waiter: lease %v, error %v; want superseded by the newer", r.lease, r.err)
+		}
+	case <-time.After(within):
+		t.Fatal("the older waiter was not superseded while the lock was held")
+	}
+	select {
+	case r := <-newer:
+		t.Fatalf("the newer waiter ended while the lock was held: %v", r.err)
+	default:
+	}
+}
