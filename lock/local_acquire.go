@@ -351,10 +351,11 @@ func (w *localWait) newBell() *doorbell {
 }
 
 // lookAgain ticks every bellPoll for a newest-wins request without a
-// doorbell, so that it learns within that time that a newer arrival
-// superseded it (nil otherwise: the doorbell says so at once).
+// doorbell, or with one that not every arrival can ring (Windows:
+// bellsReachEveryone), so that it learns within that time that a newer
+// arrival superseded it (nil otherwise: the doorbell says so at once).
 func (w *localWait) lookAgain() <-chan time.Time {
-	if w.req.Queue != Newest || w.tf.rang() != nil {
+	if w.req.Queue != Newest || w.tf.rang() != nil && bellsReachEveryone {
 		return nil
 	}
 	if w.poll == nil {

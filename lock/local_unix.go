@@ -202,6 +202,10 @@ type doorbell struct {
 
 const isDarwin = runtime.GOOS == "darwin"
 
+// bellsReachEveryone: every process that can write the lock directory can
+// ring a doorbell (a FIFO in it).
+const bellsReachEveryone = true
+
 // blockingBells makes doorbells wait in a blocking read, as on macOS
 // (tests run Linux that way; see newDoorbell).
 var blockingBells = false

@@ -10,6 +10,7 @@ package lock
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -227,9 +228,28 @@ type doorbell struct {
 	rang chan struct{}
 }
 
-// eventName maps a doorbell path to a per-session event name.
+// bellsReachEveryone is false on Windows: a doorbell is a named event in
+// the Local\ namespace, which is per logon session, so a newer arrival in
+// another session (a service in session 0, a user's shell) cannot ring it.
+// Newest-wins waiters therefore also look at the queue every bellPoll.
+const bellsReachEveryone = false
+
+// eventName maps a doorbell path to a per-session event name. The name is
+// made of the key directory's identity (volume serial and file index, the
+// directory a junction or another spelling of the path leads to) and the
+// doorbell's file name, so that every spelling of one lock directory rings
+// the same event; the path's hash is the fallback when the directory cannot
+// be opened.
 func eventName(path string) (*uint16, error) {
-	return windows.UTF16PtrFromString(`Local\lockstep-` + hashName(path))
+	name := hashName(path)
+	if f, err := openFile(filepath.Dir(path), 0, windows.OPEN_EXISTING, windows.FILE_FLAG_BACKUP_SEMANTICS); err == nil {
+		id, err := f.id()
+		f.close()
+		if err == nil {
+			name = fmt.Sprintf("%x-%x-%s", id.dev, id.ino, filepath.Base(path))
+		}
+	}
+	return windows.UTF16PtrFromString(`Local\lockstep-` + name)
 }
 
 // newDoorbell creates the named event for path and waits on it in a
