@@ -5,6 +5,7 @@ package lock_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -57,5 +58,43 @@ func TestLocal_oneDirectoryHoldPerProcess(t *testing.T) {
 	}
 	if after := fds(); after > before+5 {
 		t.Errorf("%d descriptors after 50 more Locals on one directory, %d before", after, before)
+	}
+}
+
+// TestLocal_holdsARecreatedDirectory: a lock directory removed and made
+// again is held again (it is a new directory); the hold was keyed by the
+// path, so the process kept holding the removed one only.
+func TestLocal_holdsARecreatedDirectory(t *testing.T) {
+	holding := func(dir string) (n int) {
+		fds, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		for _, fd := range fds {
+			if target, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && target == dir {
+				n++
+			}
+		}
+		return n
+	}
+	dir := filepath.Join(t.TempDir(), "locks") // under the temp directory: held
+	for round := range 2 {
+		l, err := lock.NewLocal(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lease, err := l.Acquire(context.Background(), lock.Request{Key: "k", TTL: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Release(context.Background(), lease.Key, lease.Token); err != nil {
+			t.Fatal(err)
+		}
+		if n := holding(dir); n != 1 {
+			t.Fatalf("round %d: %d descriptors on the lock directory, want 1", round, n)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -154,20 +154,35 @@ func checkOwner(fi fs.FileInfo) error {
 	return nil
 }
 
-// heldDirs are the directories holdDir holds.
+// heldDirs are the directories holdDir holds, by identity (fileID).
 var heldDirs sync.Map
 
 // holdDir takes a shared flock on dir for the life of the process:
 // systemd-tmpfiles skips a directory somebody holds a BSD lock on, so a
-// lock directory under /tmp is not aged away while lockstep uses it.
+// lock directory under /tmp is not aged away while lockstep uses it. One
+// descriptor per directory and process, however many Locals use it or
+// however its path is spelled; a directory removed and made again is a new
+// one, and is held again.
 func holdDir(dir string) {
-	if _, held := heldDirs.LoadOrStore(dir, true); held {
-		return // one descriptor per directory and process, however many Locals
+	fd, err := openFile(dir, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return
 	}
-	if fd, err := openFile(dir, unix.O_RDONLY|unix.O_DIRECTORY); err == nil {
-		if flock(fd, unix.LOCK_SH|unix.LOCK_NB) != nil {
-			fd.close()
-		}
+	id, err := fd.id()
+	if err != nil {
+		fd.close()
+		return
+	}
+	if _, held := heldDirs.Load(id); held {
+		fd.close()
+		return
+	}
+	if flock(fd, unix.LOCK_SH|unix.LOCK_NB) != nil {
+		fd.close()
+		return
+	}
+	if _, held := heldDirs.LoadOrStore(id, true); held {
+		fd.close() // another Local took it meanwhile
 	}
 }
 
@@ -194,10 +209,12 @@ func tempLockDir() string {
 
 // doorbell is a waiter's FIFO: a newer arrival writes a byte to wake it.
 type doorbell struct {
-	path    string
-	f       *os.File
-	rang    chan struct{}
-	closing atomic.Bool
+	path     string
+	f        *os.File
+	blocking bool // read in a blocking read (macOS), not through the poller
+	rang     chan struct{}
+	closing  atomic.Bool
+	read     chan struct{} // closed when the listener's read returned
 }
 
 const isDarwin = runtime.GOOS == "darwin"
@@ -216,21 +233,30 @@ var blockingBells = false
 // was taken for silence: newest-wins waiters on macOS were never superseded,
 // and the oldest got the lock); there it waits in a blocking read, which
 // close ends by ringing the bell itself. Opened for reading and writing, the
-// FIFO never reads end-of-file while open.
+// FIFO never reads end-of-file while open, and the open never blocks.
 func newDoorbell(path string) (*doorbell, error) {
 	if err := unix.Mkfifo(path, 0o600); err != nil {
 		return nil, &fs.PathError{Op: "mkfifo", Path: path, Err: err}
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NONBLOCK, 0)
+	blocking := isDarwin || blockingBells
+	flags := os.O_RDWR | syscall.O_NONBLOCK
+	if blocking {
+		// Not O_NONBLOCK: os keeps a descriptor in the mode it was opened
+		// in unless it made it non-blocking itself (for its poller, as on
+		// Linux), and only then does Fd put it back in blocking mode.
+		flags = os.O_RDWR
+	}
+	f, err := os.OpenFile(path, flags, 0)
 	if err != nil {
 		removeFile(path)
 		return nil, err
 	}
-	if isDarwin || blockingBells {
-		f.Fd() // blocking mode: Read waits in a thread
+	if blocking {
+		f.Fd() // leaves the poller where os put it there (Linux, under blockingBells)
 	}
-	b := &doorbell{path: path, f: f, rang: make(chan struct{})}
+	b := &doorbell{path: path, f: f, blocking: blocking, rang: make(chan struct{}), read: make(chan struct{})}
 	go func() {
+		defer close(b.read)
 		var buf [1]byte
 		if n, _ := f.Read(buf[:]); n == 1 && !b.closing.Load() {
 			close(b.rang)
@@ -239,10 +265,18 @@ func newDoorbell(path string) (*doorbell, error) {
 	return b, nil
 }
 
-// close stops listening and removes the FIFO.
+// close stops listening and removes the FIFO. A read through the poller
+// ends with Close; a blocking one does not, and is ended by a byte written
+// through the descriptor the doorbell holds (the path may be gone: a lock
+// directory removed under it), in non-blocking mode so that a full FIFO
+// cannot hold close up.
 func (b *doorbell) close() {
 	b.closing.Store(true)
-	ring(b.path) // ends a blocking read; one through the poller ends with Close
+	if b.blocking {
+		fd := int(b.f.Fd())
+		unix.SetNonblock(fd, true)
+		unix.Write(fd, []byte{1})
+	}
 	b.f.Close()
 	removeFile(b.path)
 }
