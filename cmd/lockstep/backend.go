@@ -87,6 +87,10 @@ func parseBackendURL(raw, source string) (*backendSpec, error) {
 	if err != nil {
 		return nil, usagef("%s: malformed backend URL: %v", source, urlReason(err))
 	}
+	if cutUserinfo(u, raw) {
+		return nil, usagef("%s: malformed backend URL: an @ comes after the host, as when a password holding / ? or # is cut there%s",
+			source, encodeHint)
+	}
 	shown := u.Redacted()
 	spec := &backendSpec{source: source, desc: shown}
 	switch u.Scheme {
@@ -117,6 +121,22 @@ func parseBackendURL(raw, source string) (*backendSpec, error) {
 	return nil, usagef("%s: unknown backend scheme %q in %q; want redis://, rediss://, unix:// or local://", source, u.Scheme, shown)
 }
 
+// encodeHint ends the reasons a backend URL is refused for.
+const encodeHint = " (a password or user name with / ? # @ : or % in it must be percent-encoded: %2F %3F %23 %40 %3A %25)"
+
+// cutUserinfo reports whether a URL that parsed has an @ after its
+// authority and no user info: a password holding '/', '?' or '#' and
+// otherwise only digits parses, cut there, as a port followed by a path,
+// query or fragment, and u.Redacted hides nothing of it. (A unix:// socket
+// path may hold an @: it has no host.)
+func cutUserinfo(u *url.URL, raw string) bool {
+	if u.User != nil || u.Scheme == "local" || u.Scheme == "unix" && u.Host == "" {
+		return false
+	}
+	_, rest, ok := strings.Cut(raw, "://")
+	return ok && strings.Contains(rest, "@")
+}
+
 // urlReason says why a backend URL does not parse without quoting any of
 // it: net/url's messages quote pieces of the authority, and a password
 // holding '/', '?' or '#' is cut there and shown as the "port" (":s3cr3t").
@@ -126,7 +146,7 @@ func urlReason(err error) string {
 		err = ue.Err
 	}
 	msg := err.Error()
-	const encode = " (a password or user name with / ? # @ : or % in it must be percent-encoded: %2F %3F %23 %40 %3A %25)"
+	const encode = encodeHint
 	switch {
 	case strings.Contains(msg, "invalid port"):
 		return "the port after the host is not a number" + encode
