@@ -31,10 +31,12 @@ func writeDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 	bare := hcl.NewDiagnosticTextWriter(w, nil, 78, color)
 	for _, d := range diags {
 		// The text comes from workflows (maybe a pull request's) and what
-		// they read: no control character of theirs reaches a terminal.
+		// they read, file names included: no control character of theirs
+		// reaches a terminal.
 		safe := *d
 		safe.Summary, safe.Detail = safeText(d.Summary), safeLines(d.Detail)
-		if snippetTooLong(files, d.Subject) {
+		safe.Subject, safe.Context = safeRange(d.Subject), safeRange(d.Context)
+		if snippetTooLong(files, safe.Subject) {
 			_ = bare.WriteDiagnostic(&safe)
 			continue
 		}
@@ -42,7 +44,19 @@ func writeDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 	}
 }
 
-// safeSources returns files with every character of their sources that
+// safeRange returns rng with its file name escaped (safeText), or rng
+// itself when there is nothing to escape.
+func safeRange(rng *hcl.Range) *hcl.Range {
+	if rng == nil || safeText(rng.Filename) == rng.Filename {
+		return rng
+	}
+	r := *rng
+	r.Filename = safeText(rng.Filename)
+	return &r
+}
+
+// safeSources returns files, keyed by their escaped names (safeRange), with
+// every character of their sources that
 // safeLines would escape (C0 controls but tab, newline and a CR before a
 // newline; DEL; C1; format characters such as bidirectional overrides)
 // replaced by as many '?' as it has bytes, so that byte offsets still match
@@ -52,7 +66,7 @@ func writeDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 func safeSources(files map[string]*hcl.File) map[string]*hcl.File {
 	var out map[string]*hcl.File
 	for name, f := range files {
-		if f == nil || nextControl(f.Bytes, 0) < 0 {
+		if f == nil || nextControl(f.Bytes, 0) < 0 && safeText(name) == name {
 			continue
 		}
 		if out == nil {
@@ -61,16 +75,19 @@ func safeSources(files map[string]*hcl.File) map[string]*hcl.File {
 				out[n] = g
 			}
 		}
-		b := bytes.Clone(f.Bytes)
-		for i := nextControl(b, 0); i >= 0; i = nextControl(b, i) {
-			_, n := utf8.DecodeRune(b[i:])
-			for j := range n {
-				b[i+j] = '?'
-			}
-		}
 		g := *f
-		g.Bytes = b
-		out[name] = &g
+		if nextControl(f.Bytes, 0) >= 0 {
+			b := bytes.Clone(f.Bytes)
+			for i := nextControl(b, 0); i >= 0; i = nextControl(b, i) {
+				_, n := utf8.DecodeRune(b[i:])
+				for j := range n {
+					b[i+j] = '?'
+				}
+			}
+			g.Bytes = b
+		}
+		delete(out, name)
+		out[safeText(name)] = &g
 	}
 	if out == nil {
 		return files
@@ -88,8 +105,8 @@ func nextControl(src []byte, from int) int {
 			continue
 		}
 		r, n := utf8.DecodeRune(src[i:])
-		if r != utf8.RuneError && unsafeRune(r, true) {
-			return i
+		if r == utf8.RuneError && n == 1 || unsafeRune(r, true) {
+			return i // a byte that is not UTF-8 may be an 8-bit control (0x9B: CSI)
 		}
 		i += n
 	}

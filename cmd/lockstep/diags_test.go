@@ -115,6 +115,35 @@ func TestWriteDiagnostics_controlCharactersEscaped(t *testing.T) {
 	}
 }
 
+// TestWriteDiagnostics_hostileFileNameAndBytes: a workflow file's name
+// (which a pull request chooses) is escaped where HCL prints it ("on NAME
+// line N") and its snippet still shows; a byte that is not UTF-8 (0x9B, the
+// 8-bit CSI) becomes '?'. Both reached the terminal as they were.
+func TestWriteDiagnostics_hostileFileNameAndBytes(t *testing.T) {
+	name := "x]0;PWNED.hcl"
+	src := []byte("step \"a\" {\n  bogus = 1 # raw \x9b31m red\n}\n")
+	start := bytes.Index(src, []byte("bogus"))
+	rng := hcl.Range{Filename: name, Start: hcl.Pos{Line: 2, Column: 3, Byte: start}, End: hcl.Pos{Line: 2, Column: 8, Byte: start + 5}}
+	files := map[string]*hcl.File{name: {Bytes: src}}
+	var buf bytes.Buffer
+	writeDiagnostics(&buf, files, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unsupported argument",
+		Subject: &rng, Context: &rng}}, false)
+	out := buf.String()
+	for _, bad := range []string{"\x1b", "\a", "\x9b"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("output holds %q:\n%q", bad, out)
+		}
+	}
+	for _, want := range []string{`on x\x1b]0;PWNED\a.hcl line 2`, "2:   bogus = 1 # raw ?31m red\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if rng.Filename != name || files[name] == nil || string(files[name].Bytes) != string(src) {
+		t.Error("the caller's range or sources were changed")
+	}
+}
+
 // TestRedisLog_escapesServerText: go-redis's messages, which carry what
 // servers said (a sentinel's master address), reach the debug log escaped;
 // hclog writes a message as it is.

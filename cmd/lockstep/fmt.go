@@ -145,9 +145,9 @@ func (o *fmtOptions) formatFile(path string, sources map[string]*hcl.File) (bool
 	if diags.HasErrors() || bytes.Equal(src, out) {
 		return false, diags
 	}
-	fmt.Fprintln(o.stdout, path)
+	fmt.Fprintln(o.stdout, safeText(path)) // a file name a pull request chose
 	if o.diff {
-		fmt.Fprint(o.stdout, unifiedDiff(path, string(src), string(out)))
+		fmt.Fprint(o.stdout, unifiedDiff(safeText(path), string(src), string(out)))
 	}
 	if !o.check {
 		if err := os.WriteFile(path, out, 0o644); err != nil {
