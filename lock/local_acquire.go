@@ -248,6 +248,11 @@ func (w *localWait) enterQueue(ts []ticket, i int) error {
 		}
 	}
 	if w.req.Queue == Newest {
+		// Marked queued before ringing, so that the older waiters' look
+		// counts it (supersededBy).
+		if err := w.tf.markQueued(); err != nil {
+			return unavailable(fmt.Sprintf("acquire %q", w.req.Key), err)
+		}
 		isHolder := holding(ts[:i])
 		for j, t := range ts[:i] {
 			if !isHolder[j] && t.queue == Newest {
@@ -289,7 +294,8 @@ func (w *localWait) waitersAhead(ahead []ticket) int {
 }
 
 // supersededBy finds the oldest live newest-wins ticket behind this
-// newest-wins waiter (FIFO waiters keep their place).
+// newest-wins waiter that queued (FIFO waiters keep their place; an
+// arrival that only tried once, or found the queue full, never queued).
 func (w *localWait) supersededBy(behind []ticket) (Holder, bool) {
 	for _, t := range behind {
 		if t.queue != Newest {
@@ -304,7 +310,12 @@ func (w *localWait) supersededBy(behind []ticket) (Holder, bool) {
 				w.gone[t.seq] = true
 				continue
 			}
-			m, _ = readTicket(filepath.Join(w.tf.dir, t.name))
+			m, ok = readTicket(filepath.Join(w.tf.dir, t.name))
+		}
+		if !ok || !m.Queued {
+			// Not (yet) queued: if it does queue, it rings this waiter's
+			// doorbell after marking itself, and the next look sees it.
+			continue
 		}
 		by := m.Holder
 		by.Fence, by.TTL = 0, 0

@@ -169,6 +169,11 @@ type ticketMeta struct {
 	Limit     int    `json:"limit"`
 	Queue     Policy `json:"queue,omitempty"`
 	TokenHash string `json:"token_sha256"`
+	// Queued: a newest-wins request passed its checks (it waits, the queue
+	// was not full) and may supersede older newest-wins waiters; one that
+	// only looked and left never does. Last, so that its write changes only
+	// the end of the record.
+	Queued bool `json:"queued,omitempty"`
 }
 
 const acqDigits = 19

@@ -306,8 +306,10 @@ func ExampleLocal() {
 // them may have become the holder and been force-released by another
 // process since the request listed the queue: its ticket is renamed
 // (….r), and it still blocks the queue until its holder lets go. Before the
-// fix the probe took the missing name for a ticket that left, and the
-// request was granted the lock beside the holder.
+// fix the probe took the missing name for a ticket that left: the request
+// entered the full queue (it waited 15 s here) and counted the holder gone
+// for the rest of its wait, which a later look at the queue could have
+// turned into a grant beside it.
 func TestLocal_queueFullProbeSeesForceReleased(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -378,5 +380,78 @@ func TestLocal_newestWinsWithoutDoorbell(t *testing.T) {
 	case r := <-newer:
 		t.Fatalf("the newer waiter ended while the lock was held: %v", r.err)
 	default:
+	}
+}
+
+// TestLocal_newestWinsOnlyByQueuedArrivals: an older newest-wins waiter is
+// superseded only by an arrival that queued, not by one that tried once
+// (exec -timeout 0s) or found the queue full and left: their tickets exist
+// for a moment. With a look at the queue every second (no doorbell; always
+// on Windows) the older waiter met such tickets and ended superseded by a
+// run that never waited (review finding).
+func TestLocal_newestWinsOnlyByQueuedArrivals(t *testing.T) {
+	for _, bells := range []bool{true, false} {
+		t.Run(fmt.Sprintf("doorbells %v", bells), func(t *testing.T) {
+			restore := lock.SetNoDoorbells(!bells)
+			defer restore()
+			dir := t.TempDir()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			h := holdOn(t, dir, lock.Request{Key: "k"})
+			defer h.release(t)
+			older := queue(ctx, t, newLocal(t, dir), lock.Request{Key: "k", Queue: lock.Newest, Holder: lock.Holder{RunID: "older"}})
+			fifo := queue(ctx, t, newLocal(t, dir), lock.Request{Key: "k", Holder: lock.Holder{RunID: "fifo"}})
+			// Refused as queue full, its ticket kept for 1.5 s (a look
+			// of the older waiter falls in it).
+			full := newLocal(t, dir)
+			lock.SetLocalHook(full, func(stage string) {
+				if stage == "probe" {
+					time.Sleep(1500 * time.Millisecond)
+				}
+			})
+			_, err := full.Acquire(ctx, lock.Request{Key: "k", Queue: lock.Newest, MaxWaiters: 1, Wait: lock.WaitForever,
+				Holder: lock.Holder{RunID: "full"}})
+			var be *lock.BusyError
+			if !errors.As(err, &be) || !be.QueueFull {
+				t.Fatalf("the arrival behind a full queue: %v, want the queue full", err)
+			}
+			// Tried once, again and again, for 2 s.
+			var wg sync.WaitGroup
+			deadline := time.Now().Add(2 * time.Second)
+			for range 3 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					l := newLocal(t, dir)
+					for time.Now().Before(deadline) {
+						_, err := l.Acquire(ctx, lock.Request{Key: "k", Queue: lock.Newest, Holder: lock.Holder{RunID: "once"}})
+						var be *lock.BusyError
+						if !errors.As(err, &be) {
+							t.Errorf("a try-once arrival: %v, want busy", err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			select {
+			case r := <-older:
+				t.Fatalf("the older waiter ended though no newer request queued: lease %v, error %v", r.lease, r.err)
+			default:
+			}
+			// One that queues still supersedes it.
+			newer := queue(ctx, t, newLocal(t, dir), lock.Request{Key: "k", Queue: lock.Newest, Holder: lock.Holder{RunID: "newer"}})
+			var r result
+			select {
+			case r = <-older:
+			case <-time.After(within):
+				t.Fatal("the older waiter was not superseded by one that queued")
+			}
+			var se *lock.SupersededError
+			if !errors.As(r.err, &se) || se.By.RunID != "newer" {
+				t.Fatalf("the older waiter: lease %v, error %v; want superseded by the newer", r.lease, r.err)
+			}
+			_, _ = newer, fifo
+		})
 	}
 }

@@ -127,6 +127,19 @@ func (tf *ticketFile) write(acquired time.Time) error {
 	return tf.f.writeAt(encodeTicket(tf.meta, acquired), 0)
 }
 
+// markQueued rewrites the ticket's record with Queued set: the record is
+// the same up to its end, so a reader sees the old record, a torn one it
+// cannot decode, or the new one.
+func (tf *ticketFile) markQueued() error {
+	tf.mu.Lock()
+	defer tf.mu.Unlock()
+	if tf.f == noFile {
+		return errors.New("ticket closed")
+	}
+	tf.meta.Queued, tf.written = true, true
+	return tf.f.writeAt(encodeTicket(tf.meta, time.Time{}), 0)
+}
+
 // current finds the ticket's file: its path, or the revoked name a
 // ForceRelease from another process gave it. ok is false when neither
 // names the file this ticket holds (the directory was removed or replaced).
