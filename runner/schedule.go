@@ -31,10 +31,14 @@ type instance struct {
 	// runHolds are the keys of every workflow-level lock the run held when
 	// the instance was admitted (lock.Request.Holds of its waits).
 	runHolds []string
-	// stopped, when it has workflow-level locks, tells the schedule that
-	// the instance was interrupted and nothing of its command runs any more
-	// (it only writes what is left of its output): see freeLock.
-	stopped func()
+	// wscope are the workflow-level locks of wlocks (the same order).
+	wscope []*wlock
+	// stopped, when it has workflow-level locks, says that the instance
+	// was interrupted and nothing of its command runs any more (it only
+	// writes what is left of its output): see wlock.scopeChanged. Called
+	// on the instance's goroutine, which alone uses hasStopped.
+	stopped    func()
+	hasStopped bool
 }
 
 // stepState tracks one planned step during a run.
@@ -45,7 +49,6 @@ type stepState struct {
 	forEach bool
 	status  string // set when finished
 	active  int    // instances running now
-	stopped int    // of those, interrupted ones whose command is gone (wlocks.go)
 }
 
 // schedule is the state of the scheduling loop; only Run's goroutine uses it.
@@ -145,12 +148,9 @@ func (s *schedule) loop(ctx context.Context) {
 		case in := <-s.done:
 			s.running--
 			s.steps[in.Step].active--
-			s.instanceEnded(in)
 			s.finishInstance(in)
 		case ev := <-s.wl.events:
 			s.lockEvent(ctx, ev)
-		case in := <-s.wl.stopped:
-			s.instanceStopped(in)
 		case <-ctxDone:
 			ctxDone = nil
 			s.stop(ReasonInterrupted)
@@ -169,10 +169,33 @@ func (s *schedule) launch(ctx context.Context) {
 		}
 		s.running++
 		s.steps[in.step.Name].active++
-		if len(in.wlocks) > 0 {
-			in.stopped = func() { s.wl.stopped <- in }
+		if len(in.wscope) == 0 {
+			go func() { s.done <- s.r.runInstance(ctx, in) }()
+			continue
 		}
-		go func() { s.done <- s.r.runInstance(ctx, in) }()
+		// The scope's count of running instances is kept apart from the
+		// loop (which may wait to write an event while stdout stalls), so
+		// that the instances themselves can free its locks.
+		for i, w := range in.wscope {
+			w.scopeChanged(ctx, s.r, in.wlocks[i], 1, 0)
+		}
+		in.stopped = func() {
+			in.hasStopped = true
+			for i, w := range in.wscope {
+				w.scopeChanged(ctx, s.r, in.wlocks[i], 0, 1)
+			}
+		}
+		go func() {
+			res := s.r.runInstance(ctx, in)
+			stopped := 0
+			if in.hasStopped {
+				stopped = -1
+			}
+			for i, w := range in.wscope {
+				w.scopeChanged(ctx, s.r, in.wlocks[i], -1, stopped)
+			}
+			s.done <- res
+		}()
 	}
 }
 

@@ -200,6 +200,84 @@ step "b" {
 	}
 }
 
+// TestRun_workflowLockFreedWhileTheLoopWaitsToWrite: as the workflow-level
+// case of TestRun_interruptedReleasesWhileOutputStalls, with the scheduling
+// loop itself waiting to write an event (the lock_acquired of another
+// workflow-level lock, granted after the output stalled). The interrupted
+// instance told the loop, which alone could free the lock, so it stayed held
+// for as long as the output stalled (review finding); the instances now
+// free it themselves.
+func TestRun_workflowLockFreedWhileTheLoopWaitsToWrite(t *testing.T) {
+	wf := loadWorkflow(t, `
+lock "env" {
+  key   = "env"
+  steps = [step.a]
+}
+lock "other" {
+  key   = "other"
+  steps = [step.c]
+}
+step "a" {
+  kill_timeout = "5s"
+  shell        = "while :; do echo tick; sleep 0.01; done"
+}
+step "c" {
+  shell = "sleep 30"
+}
+`)
+	locker := newTestLocker(t)
+	bg := context.Background()
+	outside, err := locker.Local.Acquire(bg, lock.Request{Key: "other", TTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	stalled, unblock := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	done := make(chan *Result, 1)
+	go func() {
+		res, _ := runWorkflow(t, wf, locker, runSetup{ctx: ctx, on: map[EventType]func(Event){
+			EventStepOutput: func(Event) {
+				once.Do(func() { close(stalled) })
+				<-unblock
+			},
+		}})
+		done <- res
+	}()
+	flow := sync.OnceFunc(func() { close(unblock) })
+	defer flow()
+	select {
+	case <-stalled:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the step printed nothing")
+	}
+	// The run gets "other" now; the loop's lock_acquired waits behind the
+	// stalled output.
+	if err := locker.Local.Release(bg, "other", outside.Token); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the run to hold \"other\"", 15*time.Second, func() bool {
+		li, err := locker.Show(bg, "other")
+		return err == nil && len(li.Holders) == 1
+	})
+	time.Sleep(200 * time.Millisecond) // its grant reaches the loop
+	cancel()
+	waitFor(t, "\"env\" to be freed while the output stalls", 15*time.Second, func() bool {
+		li, err := locker.Show(bg, "env")
+		return err == nil && len(li.Holders) == 0
+	})
+	flow()
+	select {
+	case res := <-done:
+		if res.Outcome != OutcomeInterrupted {
+			t.Errorf("outcome %v, want interrupted", res.Outcome)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run did not end once the output flowed again")
+	}
+}
+
 // TestRun_stalledOutputLosesNothing: output a command wrote before it
 // exited reaches the events even when writing them out stalled for longer
 // than the 2s lockstep waits for a pipe held open by others. Before, the

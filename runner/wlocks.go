@@ -24,7 +24,7 @@ import (
 // (settleLocks): after the last one, after failures and skips, on stop and
 // interrupt; Run waits for the releases before it returns. On an interrupt
 // it is freed at the backend as soon as the commands of its scope are gone,
-// even while their last output waits for a stalled stdout (freeLock).
+// even while their last output waits for a stalled stdout (scopeChanged).
 
 // wlState is where a workflow-level lock is in a run.
 type wlState int
@@ -45,7 +45,7 @@ type wlock struct {
 	held   *heldLock          // when wlHeld
 	cancel context.CancelFunc // ends the acquisition in flight
 	quit   chan struct{}      // closed on release: ends the loss watch
-	early  chan struct{}      // closed once freeLock's release ended; nil if it did not run
+	scope  scopeCount         // its instances running, shared with them
 	// outcome, once the lock was refused or lost, is how an instance of its
 	// scope that would start ends instead.
 	outcome *wlOutcome
@@ -75,8 +75,18 @@ type wlSchedule struct {
 	skip      map[string]*wlOutcome
 	lost      bool // a lock was lost: the run ends as lock-lost
 	releases  sync.WaitGroup
-	stopped   chan *instance  // instances whose command was stopped (instance.stopped)
-	gone      map[string]bool // their addresses, until they end
+}
+
+// scopeCount counts the running instances of a workflow-level lock's scope
+// and, of those, the interrupted ones whose command is gone. The loop adds
+// an instance as it starts it; the instance counts itself stopped and ended
+// on its own goroutine, and frees the lock at the backend when the run was
+// interrupted and none of them can still run a command (scopeChanged).
+type scopeCount struct {
+	mu              sync.Mutex
+	active, stopped int
+	freeing         bool          // the lock is released (or being), by scopeChanged or releaseLock
+	freed           chan struct{} // closed when scopeChanged's release ended
 }
 
 // wlEvent is posted to the loop when an acquisition ends (lease or err) or
@@ -101,7 +111,7 @@ func IsLockAddress(addr string) bool { return strings.HasPrefix(addr, "lock.") }
 func (s *schedule) initLocks() hcl.Diagnostics {
 	wf := s.r.plan.Workflow
 	s.wl.of, s.wl.doomed, s.wl.skip = map[string][]*wlock{}, map[string]bool{}, map[string]*wlOutcome{}
-	s.wl.events, s.wl.stopped, s.wl.gone = make(chan wlEvent), make(chan *instance), map[string]bool{}
+	s.wl.events = make(chan wlEvent)
 	var diags hcl.Diagnostics
 	for _, name := range sortedKeys(wf.Locks) {
 		var steps []string
@@ -115,7 +125,7 @@ func (s *schedule) initLocks() hcl.Diagnostics {
 		}
 		spec, d := EvalWorkflowLock(s.scope, wf, name, s.r.opts.LockTimeout)
 		diags = append(diags, d...)
-		w := &wlock{spec: spec, steps: steps}
+		w := &wlock{spec: spec, steps: steps, scope: scopeCount{freed: make(chan struct{})}}
 		s.wl.locks = append(s.wl.locks, w)
 		for _, st := range steps {
 			s.wl.of[st] = append(s.wl.of[st], w)
@@ -164,7 +174,7 @@ func (s *schedule) admit(ctx context.Context, in *instance) bool {
 	// not: its waits may close a cycle with another run through any of them.
 	in.runHolds = s.heldKeys()
 	if len(ws) > 0 {
-		in.wlocks = make([]*heldLock, len(ws))
+		in.wlocks, in.wscope = make([]*heldLock, len(ws)), ws
 		for i, w := range ws {
 			in.wlocks[i] = w.held
 		}
@@ -230,92 +240,76 @@ func (s *schedule) skipByLock(name string) bool {
 }
 
 // settleLocks gives up every workflow-level lock that no step can need any
-// more: released when held, cancelled when being acquired. A held lock
-// whose scope only has interrupted instances left, each with its command
-// gone, is freed at the backend already (freeLock).
+// more: released when held, cancelled when being acquired.
 func (s *schedule) settleLocks(ctx context.Context) {
 	for _, w := range s.wl.locks {
-		switch {
-		case w.state == wlEnded:
-		case !s.needed(w, true):
-			switch w.state {
-			case wlIdle:
-				w.state = wlEnded
-			case wlAcquiring:
-				w.state = wlEnded // acquired() releases a lease that still arrives
-				w.cancel()
-			case wlHeld:
-				s.releaseLock(ctx, w)
-			}
-		case w.state == wlHeld && w.early == nil && !s.needed(w, false):
-			s.freeLock(ctx, w)
+		if w.state == wlEnded || s.needed(w) {
+			continue
+		}
+		switch w.state {
+		case wlIdle:
+			w.state = wlEnded
+		case wlAcquiring:
+			w.state = wlEnded // acquired() releases a lease that still arrives
+			w.cancel()
+		case wlHeld:
+			s.releaseLock(ctx, w)
 		}
 	}
 }
 
 // needed reports whether a step of w's scope runs now or may still start.
-// An interrupted instance whose command is gone counts as running only
-// with stopped: it still writes what is left of its output, but nothing of
-// it needs the lock any more.
-func (s *schedule) needed(w *wlock, stopped bool) bool {
+func (s *schedule) needed(w *wlock) bool {
 	for _, name := range w.steps {
 		st := s.steps[name]
-		active := st.active
-		if !stopped {
-			active -= st.stopped
-		}
-		if active > 0 || st.status == "" && !s.wl.doomed[name] && !s.stopping {
+		if st.active > 0 || st.status == "" && !s.wl.doomed[name] && !s.stopping {
 			return true
 		}
 	}
 	return false
 }
 
-// instanceStopped counts in as stopped: interrupted, its command's group
-// gone (runProcess), its own locks released.
-func (s *schedule) instanceStopped(in *instance) {
-	if !s.wl.gone[in.addr] {
-		s.wl.gone[in.addr] = true
-		s.steps[in.step.Name].stopped++
+// scopeChanged adds active running instances of w's scope and stopped ones
+// (interrupted, their command's group gone), and frees w at the backend
+// (h, the lease the instances were given) once the run was interrupted and
+// every running instance of the scope is stopped: no command of it runs,
+// and none starts after an interrupt (runProcess). A stalled stdout (a
+// paused terminal, a hung CI log pipe) keeps those instances writing what
+// is left of their output, and the loop perhaps waiting to write an event;
+// it must not keep the lock held. The event is sent later by releaseLock,
+// in its usual place, as a step's own releaseEarly does.
+func (w *wlock) scopeChanged(ctx context.Context, r *Runner, h *heldLock, active, stopped int) {
+	c := &w.scope
+	c.mu.Lock()
+	c.active += active
+	c.stopped += stopped
+	free := ctx.Err() != nil && c.active == c.stopped && !c.freeing
+	if free {
+		c.freeing = true
 	}
-}
-
-// instanceEnded undoes instanceStopped once the instance's result arrives.
-func (s *schedule) instanceEnded(res *InstanceResult) {
-	if s.wl.gone[res.Address] {
-		delete(s.wl.gone, res.Address)
-		s.steps[res.Step].stopped--
+	c.mu.Unlock()
+	if free {
+		h.freed, h.done = r.release(ctx, w.addr(), h), true
+		close(c.freed)
 	}
-}
-
-// freeLock releases w at the backend now, without its event: the
-// instances of its scope still running were interrupted and their commands
-// are gone, but a stalled stdout (a paused terminal, a hung CI log pipe)
-// keeps them writing what is left of their output, and must not keep the
-// lock held. releaseLock sends the event later, in its usual place, as a
-// step's own releaseEarly does.
-func (s *schedule) freeLock(ctx context.Context, w *wlock) {
-	h, early := w.held, make(chan struct{})
-	w.early = early
-	s.wl.releases.Add(1)
-	go func() {
-		defer s.wl.releases.Done()
-		defer close(early)
-		h.freed, h.done = s.r.release(ctx, w.addr(), h), true
-	}()
 }
 
 // releaseLock stops renewing w and releases it in the background (after
-// freeLock's release, when that ran); Run waits for it (endLocks).
+// scopeChanged's release, when that ran); Run waits for it (endLocks).
 func (s *schedule) releaseLock(ctx context.Context, w *wlock) {
-	h, early := w.held, w.early
+	h := w.held
 	w.state = wlEnded
 	close(w.quit)
+	c := &w.scope
+	c.mu.Lock()
+	early := c.freeing
+	c.freeing = true // no instance of the scope runs: none frees it now
+	c.mu.Unlock()
 	s.wl.releases.Add(1)
 	go func() {
 		defer s.wl.releases.Done()
-		if early != nil {
-			<-early
+		if early {
+			<-c.freed
 		}
 		s.r.releaseHeld(ctx, w.addr(), h)
 	}()
