@@ -88,7 +88,7 @@ func parseBackendURL(raw, source string) (*backendSpec, error) {
 		return nil, usagef("%s: malformed backend URL: %v", source, urlReason(err))
 	}
 	if cutUserinfo(u, raw) {
-		return nil, usagef("%s: malformed backend URL: an @ comes after the host, as when a password holding / ? or # is cut there%s",
+		return nil, usagef("%s: malformed backend URL: an @ comes after the host (percent-encode it: %%40), as when a password holding / ? or # is cut there%s",
 			source, encodeHint)
 	}
 	shown := u.Redacted()
@@ -125,16 +125,20 @@ func parseBackendURL(raw, source string) (*backendSpec, error) {
 const encodeHint = " (a password or user name with / ? # @ : or % in it must be percent-encoded: %2F %3F %23 %40 %3A %25)"
 
 // cutUserinfo reports whether a URL that parsed has an @ after its
-// authority and no user info: a password holding '/', '?' or '#' and
-// otherwise only digits parses, cut there, as a port followed by a path,
-// query or fragment, and u.Redacted hides nothing of it. (A unix:// socket
-// path may hold an @: it has no host.)
+// authority (after the first / ? or # that follows "://"): a password
+// holding '/', '?' or '#' is cut there, and the rest of it parses as a
+// port, path, query or fragment, which u.Redacted does not hide. (A unix://
+// socket path may hold an @: it has no host.)
 func cutUserinfo(u *url.URL, raw string) bool {
-	if u.User != nil || u.Scheme == "local" || u.Scheme == "unix" && u.Host == "" {
+	if u.Scheme == "local" || u.Scheme == "unix" && u.Host == "" {
 		return false
 	}
 	_, rest, ok := strings.Cut(raw, "://")
-	return ok && strings.Contains(rest, "@")
+	if !ok {
+		return false
+	}
+	end := strings.IndexAny(rest, "/?#")
+	return end >= 0 && strings.Contains(rest[end:], "@")
 }
 
 // urlReason says why a backend URL does not parse without quoting any of
