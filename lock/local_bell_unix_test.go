@@ -62,8 +62,9 @@ func TestLocal_oneDirectoryHoldPerProcess(t *testing.T) {
 }
 
 // TestLocal_holdsARecreatedDirectory: a lock directory removed and made
-// again is held again (it is a new directory); the hold was keyed by the
-// path, so the process kept holding the removed one only.
+// again, by the same Local or a new one, is held again (it is a new
+// directory); the hold was keyed by the path and taken once per Local, so
+// the process kept holding the removed one only.
 func TestLocal_holdsARecreatedDirectory(t *testing.T) {
 	holding := func(dir string) (n int) {
 		fds, err := os.ReadDir("/proc/self/fd")
@@ -78,10 +79,16 @@ func TestLocal_holdsARecreatedDirectory(t *testing.T) {
 		return n
 	}
 	dir := filepath.Join(t.TempDir(), "locks") // under the temp directory: held
-	for round := range 2 {
-		l, err := lock.NewLocal(dir, nil)
-		if err != nil {
-			t.Fatal(err)
+	l, err := lock.NewLocal(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		if round == 2 {
+			// A new Local on it, as another command of the process would.
+			if l, err = lock.NewLocal(dir, nil); err != nil {
+				t.Fatal(err)
+			}
 		}
 		lease, err := l.Acquire(context.Background(), lock.Request{Key: "k", TTL: time.Minute})
 		if err != nil {

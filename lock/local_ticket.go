@@ -92,6 +92,9 @@ func (l *Local) mkKeyDir(dir string) error {
 			}
 		}
 		err = os.Mkdir(dir, 0o700)
+		if underTemp(l.dir) {
+			holdDir(l.dir) // made again: a new directory to hold (heldDirs skips a held one)
+		}
 	}
 	if errors.Is(err, fs.ErrExist) {
 		return nil
