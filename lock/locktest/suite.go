@@ -73,6 +73,7 @@ func Run(t *testing.T, newLocker func(t *testing.T) lock.Locker, caps Capabiliti
 		{"SharedExclusive", s.sharedExclusive},
 		{"NewestWins", s.newestWins},
 		{"QueueFull", s.queueFull},
+		{"QueueFullSupersedesNobody", s.queueFullSupersedesNobody},
 		{"Positions", s.positions},
 		{"DeadWaiterModes", s.deadWaiterModes},
 		{"CancelModes", s.cancelModes},

@@ -201,6 +201,31 @@ func (s *suite) queueFull(t *testing.T) {
 	modesRelease(t, l, modesGot(t, w2, "second waiter"))
 }
 
+// queueFullSupersedesNobody: a newest-wins arrival turned away because the
+// queue is full (the waiters that queued FIFO fill it) supersedes no older
+// newest-wins waiter: it never queued. (Redis superseded them first.)
+func (s *suite) queueFullSupersedesNobody(t *testing.T) {
+	if !s.caps.QueueLimit || !s.caps.Newest {
+		t.Skip("backend does not implement max_waiters and newest-wins queues")
+	}
+	const key = "maxw-newest"
+	l, ctx := s.locker(t), ctxFor(t)
+	lease := mustAcquire(t, l, lock.Request{Key: key, Holder: holder("h")})
+	older := waitingAcquire(ctx, t, s.locker(t), lock.Request{Key: key, Queue: lock.Newest, Holder: holder("older")})
+	fifo := waitingAcquire(ctx, t, s.locker(t), lock.Request{Key: key, Holder: holder("fifo")})
+	_, err := s.locker(t).Acquire(ctx, lock.Request{Key: key, Queue: lock.Newest, MaxWaiters: 1, Wait: lock.WaitForever,
+		Holder: holder("refused")})
+	var be *lock.BusyError
+	if !errors.As(err, &be) || !be.QueueFull {
+		t.Fatalf("newest-wins arrival behind a full queue: %v, want a queue-full *BusyError", err)
+	}
+	time.Sleep(100 * time.Millisecond) // a supersede notice would have arrived
+	stillWaiting(t, older, "the older newest-wins waiter after a refused arrival")
+	modesRelease(t, l, lease)
+	modesRelease(t, l, modesGot(t, older, "the older newest-wins waiter"))
+	modesRelease(t, l, modesGot(t, fifo, "the FIFO waiter"))
+}
+
 // modesQueueRecorder keeps the statuses a waiter's OnQueue reported.
 type modesQueueRecorder struct {
 	mu   sync.Mutex

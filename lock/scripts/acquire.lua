@@ -83,6 +83,13 @@ if not queued then
     return reply_busy(st, 0, n, -1, fit)
   end
   if policy == 'newest' and n > 0 then
+    if maxw > 0 then
+      local left = staying()
+      if left >= maxw then
+        flush(st)
+        return reply_busy(st, -1, left, -1, fit)
+      end
+    end
     n = supersede(clock(st), ARGV[5])
   end
   if maxw > 0 and n >= maxw then

@@ -184,6 +184,18 @@ end
 -- supersede ends every queued newest-wins waiter: a newer arrival replaces
 -- them ('s' carries when and who). Waiters that queued FIFO keep their
 -- place. Returns how many waiters are left.
+-- staying counts the queue's entries a newest-wins arrival leaves in place
+-- (those that queued FIFO): its queue-full check comes before it
+-- supersedes anyone, so that an arrival turned away supersedes nobody.
+local function staying()
+  local n = 0
+  for _, e in ipairs(redis.call('LRANGE', K_Q, 0, -1)) do
+    local w = parse_entry(e)
+    if not (w and w.newest) then n = n + 1 end
+  end
+  return n
+end
+
 local function supersede(now, json)
   local all = redis.call('LRANGE', K_Q, 0, -1)
   local left = #all
