@@ -120,7 +120,7 @@ func TestWriteDiagnostics_controlCharactersEscaped(t *testing.T) {
 // line N") and its snippet still shows; a byte that is not UTF-8 (0x9B, the
 // 8-bit CSI) becomes '?'. Both reached the terminal as they were.
 func TestWriteDiagnostics_hostileFileNameAndBytes(t *testing.T) {
-	name := "x]0;PWNED.hcl"
+	name := "x\x1b]0;PWNED\a.hcl"
 	src := []byte("step \"a\" {\n  bogus = 1 # raw \x9b31m red\n}\n")
 	start := bytes.Index(src, []byte("bogus"))
 	rng := hcl.Range{Filename: name, Start: hcl.Pos{Line: 2, Column: 3, Byte: start}, End: hcl.Pos{Line: 2, Column: 8, Byte: start + 5}}
