@@ -225,7 +225,7 @@ func (l *Local) emptyKey(dir, fence string, f osFile, now time.Time) bool {
 	if ok, _ := f.tryExclusive(); !ok || !namesFile(fence, f) || !l.idle(dir, now) {
 		return false // an acquire holds the counter, another sweep removed it, or the key was used
 	}
-	names, err := readNames(dir)
+	names, err := listNames(dir)
 	if err != nil || !settled(dir, names) {
 		return false
 	}

@@ -89,9 +89,10 @@ func bellName(seq int64) string {
 }
 
 // scanQueue lists the tickets in dir in queue order, leaving out those in
-// gone (known to have left).
+// gone (known to have left). A ticket listed under both its names (see
+// listNames) is kept once, under the revoked one: a rename is never undone.
 func scanQueue(dir string, gone map[int64]bool) ([]ticket, error) {
-	names, err := readNames(dir)
+	names, err := listNames(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -101,8 +102,75 @@ func scanQueue(dir string, gone map[int64]bool) ([]ticket, error) {
 			ts = append(ts, t)
 		}
 	}
-	slices.SortFunc(ts, func(a, b ticket) int { return compareSeq(a.seq, b.seq) })
-	return ts, nil
+	slices.SortFunc(ts, func(a, b ticket) int {
+		if c := compareSeq(a.seq, b.seq); c != 0 {
+			return c
+		}
+		return compareRevokedFirst(a, b)
+	})
+	return slices.CompactFunc(ts, func(a, b ticket) bool { return a.seq == b.seq }), nil
+}
+
+func compareRevokedFirst(a, b ticket) int {
+	switch {
+	case a.revoked && !b.revoked:
+		return -1
+	case b.revoked && !a.revoked:
+		return 1
+	}
+	return 0
+}
+
+// oneRead is how many bytes of directory entries a listing surely gets in
+// one read of the directory: os reads 8 KiB at a time on Linux, and a
+// platform's C library at least 2 KiB; an entry takes its name and at most
+// 32 bytes more.
+const oneRead = 2048
+
+// listNames lists the names in dir so that a rename during the listing
+// (ForceRelease's X → X.r) cannot hide the entry. A directory whose entries
+// do not fit one read is read in parts, and a rename between two parts can
+// move an entry from the part still to come to one already read: missed
+// under both names (and another may show under both). A waiter that missed
+// a holder ahead of it would take the lock while that holder still runs.
+// So a listing that may have taken more than one read is made again and the
+// two are merged: an entry renamed during the first listing is under its
+// new name in the second, one renamed during the second was under its old
+// name in the first. (One read is whole: on Linux getdents holds the
+// directory's lock, which rename takes too.) The merge may also hold a name
+// that went meanwhile, which callers treat as they treat any ticket that
+// leaves after a look. [TestScanQueue_seesTicketsRenamedDuringTheListing]
+func listNames(dir string) ([]string, error) {
+	names, err := readNames(dir)
+	if err != nil || fitsOneRead(names) {
+		return names, err
+	}
+	again, err := readNames(dir)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		seen[n] = true
+	}
+	for _, n := range again {
+		if !seen[n] {
+			names = append(names, n)
+		}
+	}
+	return names, nil
+}
+
+// fitsOneRead says whether names (with "." and "..") surely came from one
+// read of their directory.
+func fitsOneRead(names []string) bool {
+	size := 2 * (32 + 2)
+	for _, n := range names {
+		if size += 32 + len(n); size > oneRead {
+			return false
+		}
+	}
+	return true
 }
 
 func compareSeq(a, b int64) int {
