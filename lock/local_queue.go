@@ -122,10 +122,10 @@ func compareRevokedFirst(a, b ticket) int {
 }
 
 // oneRead is how many bytes of directory entries a listing surely gets in
-// one read of the directory: os reads 8 KiB at a time on Linux, and a
-// platform's C library at least 2 KiB; an entry takes its name and at most
-// 32 bytes more.
-const oneRead = 2048
+// one read of the directory: os reads 8 KiB at a time on Linux and 64 KiB
+// on Windows, and a BSD C library (macOS) at least DIRBLKSIZ, 1 KiB; an
+// entry takes its name and at most 32 bytes more.
+const oneRead = 1024
 
 // listNames lists the names in dir so that a rename during the listing
 // (ForceRelease's X → X.r) cannot hide the entry. A directory whose entries
