@@ -251,7 +251,7 @@ func writeJSONValidation(w io.Writer, files map[string]*hcl.File, diags hcl.Diag
 		doc.Diagnostics = append(doc.Diagnostics, newJSONDiagnostic(d, files))
 	}
 	doc.Valid = doc.ErrorCount == 0
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(safeJSONWriter{w})
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
 }

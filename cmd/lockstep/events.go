@@ -88,7 +88,7 @@ type jsonStream struct {
 }
 
 func newJSONStream(w io.Writer) *jsonStream {
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(safeJSONWriter{w})
 	enc.SetEscapeHTML(false)
 	return &jsonStream{enc: enc}
 }

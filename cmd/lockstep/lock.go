@@ -77,7 +77,7 @@ lock per line.`,
 
 // writeJSONLines prints each element of items as one line of JSON.
 func writeJSONLines[T any](w io.Writer, items []T) error {
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(safeJSONWriter{w})
 	enc.SetEscapeHTML(false)
 	for _, it := range items {
 		if err := enc.Encode(it); err != nil {

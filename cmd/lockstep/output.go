@@ -135,7 +135,7 @@ func writeOutputRecord(file string, rec *outputRecord) error {
 		return err
 	}
 	tmp := file + ".tmp" + newRunID()
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+	if err := os.WriteFile(tmp, append(safeJSON(b), '\n'), 0o600); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, file); err != nil {

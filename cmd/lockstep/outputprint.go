@@ -18,7 +18,7 @@ func (o *outputOptions) printAll(e *env, rec *outputRecord) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%s\n", b)
+		fmt.Fprintf(e.stdout, "%s\n", safeJSON(b))
 		return nil
 	}
 	fmt.Fprintf(e.stderr, "Outputs of run %s (%s) at %s:\n", rec.RunID, rec.Outcome, rec.Finished.Format("2006-01-02T15:04:05Z"))
@@ -45,7 +45,7 @@ func (o *outputOptions) printOne(e *env, rec *outputRecord, name string) error {
 	case !st.Known && !st.Sensitive && (o.json || o.raw):
 		return fmt.Errorf("output %q is not known: run %s ended %s before it could be evaluated", name, rec.RunID, rec.Outcome)
 	case o.json:
-		fmt.Fprintf(e.stdout, "%s\n", st.Value)
+		fmt.Fprintf(e.stdout, "%s\n", safeJSON(st.Value))
 		return nil
 	case o.raw:
 		return printRaw(e, name, st)

@@ -216,5 +216,5 @@ func writeIndentedAt(w io.Writer, v any, prefix string) {
 		io.WriteString(w, "null")
 		return
 	}
-	w.Write(ind.Bytes())
+	w.Write(safeJSON(ind.Bytes()))
 }

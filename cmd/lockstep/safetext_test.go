@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -38,5 +40,54 @@ func TestSafeText_noAllocationWhenSafe(t *testing.T) {
 	s := strings.Repeat("deploy/staging ", 10)
 	if n := testing.AllocsPerRun(100, func() { _ = safeText(s) }); n != 0 {
 		t.Errorf("%v allocations for safe text, want 0", n)
+	}
+}
+
+// TestSafeJSON: encoded JSON keeps no character that may change what a
+// terminal shows, and decodes to the same values; JSON without any is
+// returned as it is.
+func TestSafeJSON(t *testing.T) {
+	type doc struct {
+		Key  string            `json:"key"`
+		Info map[string]string `json:"info"`
+	}
+	for _, s := range []string{
+		"plain deploy/prod", "café ✓ 日本 \uFFFD", hostile, "\u009b31m", "\u202etxt.exe\u2066\u200f\u200b\ufeff",
+		"del\x7f", "sep\u2028\u2029", "tag \U000E0001 beyond U+FFFF", "bad\xff\xfe byte",
+	} {
+		in := doc{Key: s, Info: map[string]string{s: s}}
+		for _, indent := range []string{"", "  "} {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(safeJSONWriter{&buf})
+			enc.SetEscapeHTML(false)
+			enc.SetIndent("", indent)
+			if err := enc.Encode(in); err != nil {
+				t.Fatal(err)
+			}
+			out := buf.Bytes()
+			if bad := rawControls(string(out)); len(bad) > 0 {
+				t.Errorf("%q: the JSON holds %v: %s", s, bad, out)
+			}
+			var back doc
+			if err := json.Unmarshal(out, &back); err != nil {
+				t.Fatalf("%q: %v: %s", s, err, out)
+			}
+			var want string // what encoding/json alone gives back (an invalid byte is U+FFFD)
+			if b, err := json.Marshal(s); err != nil || json.Unmarshal(b, &want) != nil {
+				t.Fatal(err)
+			}
+			if back.Key != want || back.Info[want] != want {
+				t.Errorf("%q: decodes to %+v", s, back)
+			}
+		}
+	}
+	// A byte that is not UTF-8 (RawMessage passes it through) becomes
+	// U+FFFD, as decoders read it.
+	if got := string(safeJSON([]byte("{\"k\":\"a\x9bb\"}"))); got != `{"k":"a\ufffdb"}` {
+		t.Errorf("invalid byte: %s", got)
+	}
+	plain := []byte(`{"key":"deploy/prod","n":1}` + "\n")
+	if got := safeJSON(plain); &got[0] != &plain[0] {
+		t.Error("safe JSON was copied")
 	}
 }

@@ -139,10 +139,22 @@ func TestSafety_hostileHolderText(t *testing.T) {
 
 // checkHostileJSON decodes the -json forms and compares the hostile strings
 // with what was stored: exact, byte for byte (an invalid UTF-8 byte comes back
-// as U+FFFD, as encoding/json writes it).
+// as U+FFFD, as encoding/json writes it). The JSON itself, which people read
+// on terminals too, carries no raw control or bidi character: those are
+// written as \u escapes, which decode to the same strings.
 func checkHostileJSON(t *testing.T, env []string, dir, key, onceKey, wantOwner string) {
 	t.Helper()
 	exact := func(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+	for _, args := range [][]string{
+		{"lock", "show", "-json", key}, {"lock", "list", "-json"}, {"once", "list", "-json"},
+		{"run", "-json", "."}, {"plan", "-json", "."},
+	} {
+		_, p := runLockstep(t, dir, env, args...)
+		if bad := rawControls(p.stdout.String()); len(bad) > 0 {
+			t.Errorf("%s: %d raw control or bidi characters from another machine in the JSON (%s)\n%q",
+				args[:2], len(bad), strings.Join(bad[:min(len(bad), 6)], ", "), p.stdout)
+		}
+	}
 	var li lock.LockInfo
 	decodeLine(t, dir, env, &li, "lock", "show", "-json", key)
 	if li.Key != exact(key) || len(li.Holders) != 1 || li.Holders[0].Owner != exact(wantOwner) || li.Holders[0].Info != exact(hostile) {

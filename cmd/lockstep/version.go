@@ -60,7 +60,7 @@ func runVersion(e *env, asJSON bool) error {
 	v := versionOf(version, commit, bi)
 	if asJSON {
 		b, _ := json.Marshal(v) // a struct of strings and a bool
-		fmt.Fprintf(e.stdout, "%s\n", b)
+		fmt.Fprintf(e.stdout, "%s\n", safeJSON(b))
 		return nil
 	}
 	fmt.Fprintln(e.stdout, v.String())
