@@ -6,9 +6,13 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lockstep-dev/lockstep/runner/supervise"
 )
 
 // alive reports whether pid is a running (not zombie) process. Zombies are
@@ -30,6 +34,36 @@ func alive(pid int) bool {
 func procMounted() bool {
 	_, err := os.Stat("/proc/self/stat")
 	return err == nil
+}
+
+// hasWatchdog reports whether lockstep process pid has started its watchdog
+// (supervise.EnableWatchdog): a child process running WatchdogArg. It is
+// true where there is no /proc to tell.
+func hasWatchdog(pid int) bool {
+	if !procMounted() {
+		return true
+	}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
+		i := bytes.LastIndexByte(stat, ')')
+		if err != nil || i < 0 {
+			continue
+		}
+		fields := strings.Fields(string(stat[i+1:])) // state, ppid, …
+		if len(fields) < 2 || fields[1] != strconv.Itoa(pid) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", child))
+		if args := strings.Split(string(cmdline), "\x00"); len(args) > 1 && args[1] == supervise.WatchdogArg {
+			return true
+		}
+	}
+	return false
 }
 
 // killPid kills process pid at once.
