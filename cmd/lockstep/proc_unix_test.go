@@ -66,6 +66,9 @@ func hasWatchdog(pid int) bool {
 	return false
 }
 
+// watchdogVisible reports whether hasWatchdog can tell (there is a /proc).
+func watchdogVisible() bool { return procMounted() }
+
 // killPid kills process pid at once.
 func killPid(pid int) { syscall.Kill(pid, syscall.SIGKILL) }
 

@@ -18,6 +18,13 @@ func alive(pid int) bool {
 	return windows.GetExitCodeProcess(h, &code) == nil && code == stillActive
 }
 
+// hasWatchdog is true: lockstep starts no watchdog process on Windows, so
+// there is none to wait for.
+func hasWatchdog(pid int) bool { return true }
+
+// watchdogVisible is false: see hasWatchdog.
+func watchdogVisible() bool { return false }
+
 // killPid kills process pid at once.
 func killPid(pid int) {
 	h, err := windows.OpenProcess(windows.PROCESS_TERMINATE, false, uint32(pid))
