@@ -121,29 +121,24 @@ func compareRevokedFirst(a, b ticket) int {
 	return 0
 }
 
-// oneRead is how many bytes of directory entries a listing surely gets in
-// one read of the directory: os reads 8 KiB at a time on Linux and 64 KiB
-// on Windows, and a BSD C library (macOS) at least DIRBLKSIZ, 1 KiB; an
-// entry takes its name and at most 32 bytes more.
-const oneRead = 1024
-
 // listNames lists the names in dir so that a rename during the listing
-// (ForceRelease's X → X.r) cannot hide the entry. A directory whose entries
-// do not fit one read is read in parts, and a rename between two parts can
-// move an entry from the part still to come to one already read: missed
-// under both names (and another may show under both). A waiter that missed
-// a holder ahead of it would take the lock while that holder still runs.
-// So a listing that may have taken more than one read is made again and the
-// two are merged: an entry renamed during the first listing is under its
-// new name in the second, one renamed during the second was under its old
-// name in the first. (One read is whole: on Linux getdents holds the
-// directory's lock, which rename takes too.) The merge may also hold a name
-// that went meanwhile, which callers treat as they treat any ticket that
-// leaves after a look. [TestScanQueue_seesTicketsRenamedDuringTheListing]
+// (ForceRelease's X → X.r) cannot hide the entry. A directory is read in
+// parts, and a rename between two parts can move an entry from the part
+// still to come to one already read: missed under both names (and another
+// may show under both). A waiter that missed a holder ahead of it would take
+// the lock while that holder still runs. Even a small directory is not
+// always read at once: on Linux a pending signal (Go preempts goroutines
+// with one) can end a getdents call early. So the directory is listed twice
+// and the two listings merged: an entry renamed during the first listing is
+// under its new name in the second, one renamed during the second was under
+// its old name in the first, and no ticket is renamed twice. The merge may
+// also hold a name that went meanwhile, which callers treat as they treat
+// any ticket that leaves after a look.
+// [TestScanQueue_seesTicketsRenamedDuringTheListing]
 func listNames(dir string) ([]string, error) {
 	names, err := readNames(dir)
-	if err != nil || fitsOneRead(names) {
-		return names, err
+	if err != nil {
+		return nil, err
 	}
 	again, err := readNames(dir)
 	if err != nil {
@@ -159,18 +154,6 @@ func listNames(dir string) ([]string, error) {
 		}
 	}
 	return names, nil
-}
-
-// fitsOneRead says whether names (with "." and "..") surely came from one
-// read of their directory.
-func fitsOneRead(names []string) bool {
-	size := 2 * (32 + 2)
-	for _, n := range names {
-		if size += 32 + len(n); size > oneRead {
-			return false
-		}
-	}
-	return true
 }
 
 func compareSeq(a, b int64) int {
