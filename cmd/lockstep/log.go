@@ -43,11 +43,16 @@ func newLogger(getenv func(string) string, stderr io.Writer) (hclog.Logger, func
 			closeFn = func() { f.Close() }
 		}
 	}
+	jsonFormat := strings.EqualFold(getenv("LOCKSTEP_LOG_FORMAT"), "json")
+	if jsonFormat {
+		// hclog writes each line whole; its text format escapes values itself.
+		out = safeJSONWriter{out}
+	}
 	logger := hclog.New(&hclog.LoggerOptions{
 		Name:       "lockstep",
 		Level:      level,
 		Output:     out,
-		JSONFormat: strings.EqualFold(getenv("LOCKSTEP_LOG_FORMAT"), "json"),
+		JSONFormat: jsonFormat,
 		Color:      hclog.ColorOff,
 	})
 	return logger, closeFn

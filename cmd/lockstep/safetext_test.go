@@ -91,3 +91,32 @@ func TestSafeJSON(t *testing.T) {
 		t.Error("safe JSON was copied")
 	}
 }
+
+// TestNewLogger_hostileValues: lockstep's own log, text or JSON, carries
+// another machine's text (here a holder's) without raw controls; the JSON
+// form decodes to it exactly.
+func TestNewLogger_hostileValues(t *testing.T) {
+	for _, format := range []string{"", "json"} {
+		var out bytes.Buffer
+		env := map[string]string{"LOCKSTEP_LOG": "debug", "LOCKSTEP_LOG_FORMAT": format}
+		logger, closeLog := newLogger(func(k string) string { return env[k] }, &out)
+		logger.Debug("lock busy", "holder", hostile)
+		closeLog()
+		if bad := rawControls(out.String()); len(bad) > 0 {
+			t.Errorf("format %q: the log holds %v: %q", format, bad, out.String())
+		}
+		if format != "json" {
+			continue
+		}
+		var line struct {
+			Holder string `json:"holder"`
+		}
+		var want string
+		if b, err := json.Marshal(hostile); err != nil || json.Unmarshal(b, &want) != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(out.Bytes(), &line); err != nil || line.Holder != want {
+			t.Errorf("json log: %v, holder %q, want %q", err, line.Holder, want)
+		}
+	}
+}
