@@ -120,13 +120,17 @@ func leaseKey(keys []string) string {
 }
 
 // TestHasWatchdog_canary: the checker tells a lockstep running a command
-// (its watchdog started) from a process without a watchdog.
+// (its watchdog started) from a process without a watchdog (a teststep
+// sleeping: the test process itself may have one, from tests that run
+// lockstep in-process).
 func TestHasWatchdog_canary(t *testing.T) {
 	if !watchdogVisible() {
 		t.Skip("no watchdog process to see here")
 	}
-	if hasWatchdog(os.Getpid()) {
-		t.Fatal("hasWatchdog finds a watchdog of the test process, which has none")
+	plain := startProgram(t, "", nil, "teststep", "sleep", "30s")
+	time.Sleep(50 * time.Millisecond) // a watchdog would have come within 10 ms
+	if hasWatchdog(plain.cmd.Process.Pid) {
+		t.Fatal("hasWatchdog finds a watchdog of a process that has none")
 	}
 	p := startLockstep(t, "", []string{"LOCKSTEP_BACKEND=local://" + filepath.Join(t.TempDir(), "locks") + "?create=1"},
 		"exec", "canary", "--", "teststep", "sleep", "30s")
@@ -135,9 +139,10 @@ func TestHasWatchdog_canary(t *testing.T) {
 
 // TestSafety_holderCrash: kill -9 of the lockstep holding the lock; its step
 // dies with it, and the next replica acquires within TTL + 1s. The kill
-// comes once lockstep has started its watchdog: within the first 10 ms of
-// a step (docs/guarantees.md) it would take only the command itself, not the
-// grandchild, and a quick machine writes the step's record sooner.
+// comes once lockstep has started its watchdog: on Linux, within the first
+// 10 ms of a step (docs/guarantees.md) it would take only the command itself,
+// not the grandchild, and a quick machine writes the step's record sooner.
+// A watchdog that comes much later than that fails the test.
 func TestSafety_holderCrash(t *testing.T) {
 	const ttl = 2 * time.Second
 	srv := locktest.StartServer(t, nil)
@@ -150,6 +155,9 @@ func TestSafety_holderCrash(t *testing.T) {
 	child := readSections(t, records)[0].pid
 	grandchild := readPid(t, pidFile)
 	waitCond(t, 10*time.Second, "lockstep to start its watchdog", func() bool { return hasWatchdog(holder.cmd.Process.Pid) })
+	if late := time.Duration(monotonicNS() - readSections(t, records)[0].enter); late > 2*time.Second {
+		t.Errorf("lockstep's watchdog was seen %s after the step started; it starts 10 ms after (Linux) or before it", late.Round(time.Millisecond))
+	}
 	next := startLockstep(t, "", env, "exec", "-ttl", ttl.String(), "safety/crash", "--",
 		"teststep", "record", records, "next", "1ms")
 	killed := monotonicNS()
