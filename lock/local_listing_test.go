@@ -108,3 +108,16 @@ func checkListing(ts []ticket, n int, revoked map[int64]bool) (problem string, m
 	}
 	return "", false
 }
+
+// TestQueueOf_keepsTheRevokedName: a ticket that a merged listing shows
+// under both its names is one ticket, under its revoked name (the name its
+// file has now: a rename is never undone), whichever listing came first.
+func TestQueueOf_keepsTheRevokedName(t *testing.T) {
+	x, y := ticketName(7, Exclusive, 1, FIFO), ticketName(9, Shared, 1, FIFO)
+	for _, names := range [][]string{{x, y, x + revokedSuffix}, {x + revokedSuffix, x, y}} {
+		ts := queueOf(names, nil)
+		if len(ts) != 2 || ts[0].seq != 7 || !ts[0].revoked || ts[0].name != x+revokedSuffix || ts[1].seq != 9 {
+			t.Errorf("queueOf(%q) = %+v, want ticket 7 once, revoked, then 9", names, ts)
+		}
+	}
+}

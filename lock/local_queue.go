@@ -89,13 +89,19 @@ func bellName(seq int64) string {
 }
 
 // scanQueue lists the tickets in dir in queue order, leaving out those in
-// gone (known to have left). A ticket listed under both its names (see
-// listNames) is kept once, under the revoked one: a rename is never undone.
+// gone (known to have left).
 func scanQueue(dir string, gone map[int64]bool) ([]ticket, error) {
 	names, err := listNames(dir)
 	if err != nil {
 		return nil, err
 	}
+	return queueOf(names, gone), nil
+}
+
+// queueOf is the queue the file names describe, in order, without the
+// tickets in gone. A ticket listed under both its names (see listNames) is
+// kept once, under the revoked one: a rename is never undone.
+func queueOf(names []string, gone map[int64]bool) []ticket {
 	ts := make([]ticket, 0, len(names))
 	for _, n := range names {
 		if t, ok := parseTicket(n); ok && !gone[t.seq] {
@@ -108,7 +114,7 @@ func scanQueue(dir string, gone map[int64]bool) ([]ticket, error) {
 		}
 		return compareRevokedFirst(a, b)
 	})
-	return slices.CompactFunc(ts, func(a, b ticket) bool { return a.seq == b.seq }), nil
+	return slices.CompactFunc(ts, func(a, b ticket) bool { return a.seq == b.seq })
 }
 
 func compareRevokedFirst(a, b ticket) int {
